@@ -1,0 +1,369 @@
+"""Define-by-run autograd: grad mode, ``Function`` and the backward engine.
+
+A ``Function`` is one op. ``forward`` works on raw arrays (NumPy or CuPy);
+``backward`` receives the upstream gradient as a Tensor and returns the input
+gradients as Tensors, computed with the same differentiable ops. The engine
+runs backward with grad mode on exactly when ``create_graph=True``, so the
+backward pass is itself recorded and can be differentiated again (gradient
+penalties need this); otherwise it runs under ``no_grad`` and costs nothing
+extra.
+
+The engine never recurses: it pops functions from a heap ordered by
+*generation* (one more than the largest generation among the creators of a
+function's inputs). Every consumer of a tensor has a larger generation than its
+creator, so when a function is popped, all gradient contributions to its output
+have arrived and been summed.
+"""
+
+import functools
+import heapq
+import weakref
+
+import numpy as np
+
+from .backend import array_module, device_of
+
+_grad_enabled = True
+
+
+def is_grad_enabled():
+    """True when new ops are recorded for backward."""
+    return _grad_enabled
+
+
+class _GradMode:
+    """Context manager and decorator that sets grad mode and restores it after."""
+
+    enabled = True
+
+    def __init__(self):
+        self._saved = []
+
+    def __enter__(self):
+        global _grad_enabled
+        self._saved.append(_grad_enabled)
+        _grad_enabled = self.enabled
+        return self
+
+    def __exit__(self, *exc):
+        global _grad_enabled
+        _grad_enabled = self._saved.pop()
+        return False
+
+    def __call__(self, fn):
+        @functools.wraps(fn)
+        def wrapper(*args, **kwargs):
+            with type(self)():
+                return fn(*args, **kwargs)
+
+        return wrapper
+
+
+class no_grad(_GradMode):
+    """Record nothing: ops inside give plain tensors (evaluation, optimizer steps)."""
+
+    enabled = False
+
+
+class enable_grad(_GradMode):
+    """Record ops again, also inside a ``no_grad`` block."""
+
+    enabled = True
+
+
+def _all_slots(cls, cache={}):
+    slots = cache.get(cls)
+    if slots is None:
+        slots = tuple(s for c in cls.__mro__ for s in getattr(c, "__slots__", ()) if s not in ("generation", "__weakref__"))
+        cache[cls] = slots
+    return slots
+
+
+class Function:
+    """One differentiable op with a single output.
+
+    Subclasses define ``forward(*arrays) -> array`` and ``backward(gy) ->
+    grad or tuple of grads`` (Tensors, or None for inputs that need none);
+    op parameters are set in ``__init__``. Inside ``backward``,
+    ``self.inputs`` are the input Tensors, ``self.output()`` is the output
+    Tensor (only for classes with ``uses_output = True``) and
+    ``self.needs[i]`` says whether input i needs a gradient at all.
+    """
+
+    __slots__ = ("inputs", "generation", "needs", "_out", "_out_data")
+    uses_output = False
+
+    def __init_subclass__(cls, **kwargs):
+        super().__init_subclass__(**kwargs)
+        if "name" not in cls.__dict__:
+            cls.name = cls.__name__.lower()
+
+    def __call__(self, *inputs):
+        try:
+            y = self.forward(*[x.data for x in inputs])
+        except (ValueError, IndexError, TypeError) as e:
+            raise _op_error(self.name, inputs, e) from e
+        if isinstance(y, np.generic):  # NumPy reductions return scalars; keep arrays
+            y = np.asarray(y)
+        out = Tensor(y)
+        if _grad_enabled:
+            gen = -1
+            for x in inputs:
+                if x._rg:
+                    c = x.creator
+                    if c is not None and c.generation > gen:
+                        gen = c.generation
+                    elif gen < 0:
+                        gen = 0
+            if gen >= 0:  # some input requires grad: record the node
+                self.generation = gen + 1
+                self.inputs = inputs
+                if self.uses_output:
+                    self._out = weakref.ref(out)
+                    self._out_data = y
+                out._rg = True
+                out.creator = self
+        return out
+
+    def forward(self, *arrays):
+        raise NotImplementedError
+
+    def backward(self, gy):
+        raise NotImplementedError
+
+    def output(self):
+        """The output Tensor (graph-connected while it is alive; else its saved values)."""
+        out = self._out()
+        return out if out is not None else Tensor(self._out_data)
+
+    def release(self):
+        """Drop inputs and saved arrays after backward, so their memory can go."""
+        for name in _all_slots(type(self)):
+            setattr(self, name, None)
+
+    def __repr__(self):
+        return f"<{type(self).__name__}Backward>"
+
+
+def _op_error(name, inputs, e):
+    """Re-raise an error from an op's forward, naming the op and its input shapes."""
+    devices = sorted({device_of(x.data) for x in inputs})
+    if len(devices) > 1:
+        return RuntimeError(f"{name}: all inputs must be on one device, got tensors on {' and '.join(devices)}")
+    shapes = " and ".join(str(tuple(x.shape)) for x in inputs)
+    message = f"{name}: {e} (input shapes {shapes})"
+    for cls in (IndexError, ValueError, TypeError):
+        if isinstance(e, cls):
+            return cls(message)
+
+
+# --------------------------------------------------------------------------- the engine
+
+_FREED = (
+    "trying to backward through the graph a second time: the saved values of op {op} were freed "
+    "by the first backward. Pass retain_graph=True to the first backward() or grad() call "
+    "if you need to go through the same graph again."
+)
+
+
+def _as_tuple(x):
+    if isinstance(x, Tensor):
+        return (x,)
+    return tuple(x)
+
+
+def _root_grads(outputs, grad_outputs, caller):
+    """Upstream gradients for the roots: ones for scalars, else what the user gave."""
+    if grad_outputs is None or isinstance(grad_outputs, Tensor):
+        grad_outputs = [grad_outputs] * len(outputs) if grad_outputs is None else [grad_outputs]
+    grad_outputs = list(grad_outputs)
+    if len(grad_outputs) != len(outputs):
+        raise ValueError(f"{caller}: got {len(grad_outputs)} grad_outputs for {len(outputs)} outputs")
+    result = []
+    for i, (out, g) in enumerate(zip(outputs, grad_outputs)):
+        if not isinstance(out, Tensor):
+            raise TypeError(f"{caller}: output {i} is a {type(out).__name__}, not a Tensor")
+        if not out._rg:
+            raise RuntimeError(
+                f"{caller}: output {i} does not require grad and has no grad_fn "
+                "(was it computed under no_grad, or from tensors without requires_grad=True?)"
+            )
+        if g is None:
+            if out.data.size != 1:
+                raise RuntimeError(
+                    f"{caller}: grad can be implicitly created only for scalar outputs, but output {i} has "
+                    f"shape {tuple(out.shape)}; pass a gradient of that shape explicitly"
+                )
+            g = Tensor(array_module(out.data).ones_like(out.data))
+        else:
+            if not isinstance(g, Tensor):
+                g = Tensor(array_module(out.data).asarray(g, dtype=out.data.dtype))
+            if g.shape != out.shape:
+                raise ValueError(
+                    f"{caller}: grad_outputs[{i}] has shape {tuple(g.shape)} but output {i} has shape {tuple(out.shape)}"
+                )
+        result.append(g)
+    return result
+
+
+def _needed_functions(roots, target_ids, target_creators):
+    """Functions on a path from the roots down to a target: only these need to run in grad()."""
+    funcs, seen = [], set()
+    stack = [r.creator for r in roots if r.creator is not None]
+    while stack:
+        f = stack.pop()
+        if f in seen:
+            continue
+        seen.add(f)
+        funcs.append(f)
+        for x in f.inputs or ():
+            if x.creator is not None and x.creator not in seen:
+                stack.append(x.creator)
+    funcs.sort(key=lambda f: f.generation)  # inputs' creators are decided before their consumers
+    needed = set()
+    for f in funcs:
+        if f.inputs is None:  # freed: let the engine reach it and raise
+            needed.add(f)
+            continue
+        for x in f.inputs:
+            if id(x) in target_ids or x.creator in needed or x.creator in target_creators:
+                needed.add(f)
+                break
+    return needed
+
+
+def _run_backward(roots, root_grads, retain_graph, create_graph, targets=None):
+    """Propagate ``root_grads`` from ``roots`` down the graph.
+
+    With ``targets=None`` gradients are accumulated into the ``.grad`` of leaves
+    that require grad (``Tensor.backward``); otherwise only the paths leading to
+    ``targets`` are run and their gradients are returned (``grad``).
+    """
+    global _grad_enabled
+    grads = {}  # Function -> gradient of its output, summed over consumers
+    heap = []  # (-generation, tie-breaker, Function)
+    count = 0
+    results = None
+    if targets is not None:
+        target_ids = {id(t): i for i, t in enumerate(targets)}
+        target_creators = {t.creator: i for t in targets if t.creator is not None for i in [target_ids[id(t)]]}
+        needed = _needed_functions(roots, target_ids, target_creators)
+        results = [None] * len(targets)
+
+    def deliver(x, gx):
+        nonlocal count
+        c = x.creator
+        if targets is not None:
+            i = target_ids.get(id(x))
+            if c is None:
+                if i is not None:
+                    results[i] = gx if results[i] is None else results[i] + gx
+                return
+            if c not in needed and c not in target_creators:
+                return
+        elif c is None:
+            if x._rg:  # a leaf: accumulate into .grad like PyTorch
+                if x.grad is None:
+                    x.grad = gx if create_graph or not gx._rg else gx.detach()
+                else:
+                    x.grad = x.grad + gx
+            return
+        prev = grads.get(c)
+        if prev is None:
+            grads[c] = gx
+            count += 1
+            heapq.heappush(heap, (-c.generation, count, c))
+        else:
+            grads[c] = prev + gx
+
+    to_release = []
+    saved_mode = _grad_enabled
+    _grad_enabled = bool(create_graph)
+    try:
+        for t, g in zip(roots, root_grads):
+            deliver(t, g)
+        while heap:
+            f = heapq.heappop(heap)[2]
+            gy = grads.pop(f)
+            if f.inputs is None:
+                raise RuntimeError(_FREED.format(op=type(f).__name__))
+            if targets is not None:
+                i = target_creators.get(f)
+                if i is not None:
+                    results[i] = gy
+                if f not in needed:
+                    continue
+                f.needs = tuple(
+                    id(x) in target_ids or x.creator in needed or x.creator in target_creators for x in f.inputs
+                )
+            else:
+                f.needs = tuple(x._rg for x in f.inputs)
+            gxs = f.backward(gy)
+            if type(gxs) is not tuple:
+                gxs = (gxs,)
+            for x, gx, need in zip(f.inputs, gxs, f.needs):
+                if gx is None or not need:
+                    continue
+                if gx.shape != x.shape:
+                    raise RuntimeError(
+                        f"backward of {f.name} returned a gradient of shape {tuple(gx.shape)} "
+                        f"for an input of shape {tuple(x.shape)} (a bug in the op)"
+                    )
+                if gx.data.dtype != x.data.dtype:
+                    gx = gx.to(x.data.dtype)
+                deliver(x, gx)
+            if not retain_graph:
+                if create_graph:
+                    to_release.append(f)  # the new graph may still read outputs of later nodes
+                else:
+                    f.release()
+    finally:
+        _grad_enabled = saved_mode
+    for f in to_release:
+        f.release()
+    return results
+
+
+def backward(tensors, grad_tensors=None, retain_graph=None, create_graph=False):
+    """Accumulate d(tensors)/d(leaf) into every leaf's ``.grad`` (``torch.autograd.backward``)."""
+    tensors = _as_tuple(tensors)
+    grads = _root_grads(tensors, grad_tensors, "backward")
+    if retain_graph is None:
+        retain_graph = create_graph
+    _run_backward(tensors, grads, retain_graph, create_graph)
+
+
+def grad(outputs, inputs, grad_outputs=None, retain_graph=None, create_graph=False, allow_unused=False):
+    """Return d(outputs)/d(inputs) as a tuple, without touching any ``.grad``.
+
+    Same semantics as ``torch.autograd.grad``: ``grad_outputs`` weights each
+    output (defaults to ones for scalar outputs); ``retain_graph`` defaults to
+    ``create_graph``; with ``create_graph=True`` the returned gradients are
+    themselves differentiable. An input that the outputs do not depend on is
+    an error unless ``allow_unused=True``, which gives None for it.
+    """
+    outputs = _as_tuple(outputs)
+    inputs = _as_tuple(inputs)
+    for i, x in enumerate(inputs):
+        if not isinstance(x, Tensor):
+            raise TypeError(f"grad: inputs[{i}] is a {type(x).__name__}, not a Tensor")
+        if not x._rg:
+            raise RuntimeError(f"grad: inputs[{i}] (shape {tuple(x.shape)}) does not require grad")
+    grads = _root_grads(outputs, grad_outputs, "grad")
+    if retain_graph is None:
+        retain_graph = create_graph
+    results = _run_backward(outputs, grads, retain_graph, create_graph, targets=inputs)
+    for i, g in enumerate(results):
+        if g is None:
+            if not allow_unused:
+                raise RuntimeError(
+                    f"grad: inputs[{i}] (shape {tuple(inputs[i].shape)}) was not used to compute the outputs; "
+                    "pass allow_unused=True to get None for it"
+                )
+        elif not create_graph and g._rg:
+            results[i] = g.detach()
+    return tuple(results)
+
+
+# Tensor's methods need the ops, and the ops need Function, so Tensor comes last.
+from .tensor import Tensor  # noqa: E402

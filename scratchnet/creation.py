@@ -1,0 +1,159 @@
+"""Making tensors: ``tensor()`` from data, and the factories (zeros, randn, arange...).
+
+Defaults follow PyTorch: Python floats become float32, Python ints int64,
+while NumPy/CuPy arrays keep their dtype (float64 stays float64). New tensors
+go to the current backend's device unless ``device`` says otherwise.
+"""
+
+import numpy as np
+
+from . import backend
+from .tensor import Tensor
+
+float16 = np.float16
+float32 = np.float32
+float64 = np.float64
+int32 = np.int32
+int64 = np.int64
+bool_ = np.bool_
+
+
+def _or(dtype, default):
+    return default if dtype is None else dtype
+
+
+def _finish(array, requires_grad):
+    t = Tensor(array)
+    if requires_grad:
+        t.requires_grad = True  # checks the dtype
+    return t
+
+
+def _module(device):
+    """(array module, backend name) for ``device`` (None: the current backend)."""
+    if device is None:
+        name = backend.current()
+    else:
+        name = backend.parse_device(device)[0]
+    if name == "numpy":
+        return np, name
+    return backend._import_cupy(), name
+
+
+def _place(array, device):
+    return backend.on_current_device(array) if device is None else backend.to_device(array, device)
+
+
+def tensor(data, dtype=None, requires_grad=False, device=None):
+    """A new leaf tensor holding a copy of ``data`` (a number, nested list, array or Tensor)."""
+    if isinstance(data, Tensor):
+        data = data.data
+    if isinstance(data, (np.ndarray, np.generic)) or hasattr(data, "__cuda_array_interface__"):
+        array = _place(data, device).copy()
+        if isinstance(array, np.generic):
+            array = np.asarray(array)
+    else:
+        try:
+            array = np.asarray(data)
+        except ValueError as e:
+            raise ValueError(f"tensor: cannot make a tensor from {type(data).__name__}: {e}") from None
+        if array.dtype == np.float64:
+            array = array.astype(np.float32)
+        elif array.dtype.kind == "O" or array.dtype.kind in "USV":
+            raise TypeError(f"tensor: cannot make a tensor from data of type {array.dtype} ({type(data).__name__})")
+        array = _place(array, device)
+    if dtype is not None:
+        array = array.astype(np.dtype(dtype), copy=False)
+    return _finish(array, requires_grad)
+
+
+def _size(size, fn):
+    if len(size) == 1 and isinstance(size[0], (tuple, list)):
+        size = size[0]
+    try:
+        size = tuple(int(s) for s in size)
+    except TypeError:
+        raise TypeError(f"{fn}: size must be ints, got {size!r}") from None
+    if any(s < 0 for s in size):
+        raise ValueError(f"{fn}: sizes must be non-negative, got {size}")
+    return size
+
+
+def zeros(*size, dtype=None, requires_grad=False, device=None):
+    xp, _ = _module(device)
+    return _finish(xp.zeros(_size(size, "zeros"), dtype=_or(dtype, np.float32)), requires_grad)
+
+
+def ones(*size, dtype=None, requires_grad=False, device=None):
+    xp, _ = _module(device)
+    return _finish(xp.ones(_size(size, "ones"), dtype=_or(dtype, np.float32)), requires_grad)
+
+
+def full(size, fill_value, dtype=None, requires_grad=False, device=None):
+    """A tensor of ``size`` filled with ``fill_value`` (dtype inferred from it, as in PyTorch)."""
+    if dtype is None:
+        dtype = np.bool_ if isinstance(fill_value, bool) else np.int64 if isinstance(fill_value, int) else np.float32
+    xp, _ = _module(device)
+    return _finish(xp.full(_size((size,), "full"), fill_value, dtype=dtype), requires_grad)
+
+
+def _like(input, fill, dtype, requires_grad):
+    xp = backend.array_module(input.data)
+    return _finish(fill(xp, input.data, _or(dtype, input.dtype)), requires_grad)
+
+
+def zeros_like(input, dtype=None, requires_grad=False):
+    return _like(input, lambda xp, a, d: xp.zeros(a.shape, dtype=d), dtype, requires_grad)
+
+
+def ones_like(input, dtype=None, requires_grad=False):
+    return _like(input, lambda xp, a, d: xp.ones(a.shape, dtype=d), dtype, requires_grad)
+
+
+def full_like(input, fill_value, dtype=None, requires_grad=False):
+    return _like(input, lambda xp, a, d: xp.full(a.shape, fill_value, dtype=d), dtype, requires_grad)
+
+
+def _random(kind, size, dtype, requires_grad, device):
+    dtype = np.dtype(_or(dtype, np.float32))
+    if dtype.kind != "f":
+        raise TypeError(f"{kind}: needs a floating point dtype, got {dtype}")
+    gen = backend.generator(_module(device)[1])
+    draw = gen.random if kind == "rand" else gen.standard_normal
+    # the generators make float32/float64 directly; float16 is drawn as float32
+    array = draw(size, dtype=dtype if dtype.itemsize >= 4 else np.float32).astype(dtype, copy=False)
+    if device is not None:
+        array = backend.to_device(array, device)  # the right GPU; no copy when already there
+    return _finish(array, requires_grad)
+
+
+def rand(*size, dtype=None, requires_grad=False, device=None):
+    """Uniform samples in [0, 1) from the backend's seeded generator (see ``manual_seed``)."""
+    return _random("rand", _size(size, "rand"), dtype, requires_grad, device)
+
+
+def randn(*size, dtype=None, requires_grad=False, device=None):
+    """Standard normal samples from the backend's seeded generator (see ``manual_seed``)."""
+    return _random("randn", _size(size, "randn"), dtype, requires_grad, device)
+
+
+def rand_like(input, dtype=None, requires_grad=False):
+    return _random("rand", input.shape, _or(dtype, input.dtype), requires_grad, input.device)
+
+
+def randn_like(input, dtype=None, requires_grad=False):
+    return _random("randn", input.shape, _or(dtype, input.dtype), requires_grad, input.device)
+
+
+def arange(start, end=None, step=1, dtype=None, requires_grad=False, device=None):
+    """Values from ``start`` up to (not including) ``end``; int64 for ints, else float32."""
+    if end is None:
+        start, end = 0, start
+    if step == 0:
+        raise ValueError("arange: step must be nonzero")
+    if dtype is None:
+        ints = all(isinstance(v, (int, np.integer)) and not isinstance(v, bool) for v in (start, end, step))
+        dtype = np.int64 if ints else np.float32
+    n = max(int(np.ceil((end - start) / step)), 0)
+    values = start + step * np.arange(n, dtype=np.float64 if np.dtype(dtype).kind == "f" else np.int64)
+    return _finish(_place(values.astype(dtype), device), requires_grad)

@@ -1,0 +1,75 @@
+"""Small helpers shared by the op families: constants, dims, broadcasting."""
+
+import numpy as np
+
+from ..backend import array_module
+from ..tensor import Tensor
+
+
+def constant(value, like):
+    """Wrap a Python number or array as a constant Tensor on ``like``'s device.
+
+    Python numbers take ``like``'s dtype (as in PyTorch, ``x * 2`` keeps x
+    float32); a float with an integer tensor gives float32.
+    """
+    if isinstance(value, Tensor):
+        return value
+    a = like.data
+    xp = array_module(a)
+    if isinstance(value, (bool, int, float)):
+        dtype = a.dtype
+        if isinstance(value, float) and dtype.kind in "biu":
+            dtype = np.float32
+        elif isinstance(value, int) and not isinstance(value, bool) and dtype.kind == "b":
+            dtype = np.int64
+        return Tensor(xp.asarray(value, dtype=dtype))
+    return Tensor(xp.asarray(value))
+
+
+def pair(a, b):
+    """Both operands of a binary op as Tensors (one of them already is)."""
+    if not isinstance(a, Tensor):
+        a = constant(a, b)
+    elif not isinstance(b, Tensor):
+        b = constant(b, a)
+    return a, b
+
+
+def normalize_dim(dim, ndim, op):
+    """A dim in [-ndim, ndim) as a non-negative int; IndexError otherwise (PyTorch's rule)."""
+    lo = -max(ndim, 1)
+    hi = max(ndim, 1) - 1
+    if not isinstance(dim, (int, np.integer)) or isinstance(dim, bool):
+        raise TypeError(f"{op}: dim must be an int, got {type(dim).__name__}")
+    if not lo <= dim <= hi:
+        raise IndexError(f"{op}: dimension out of range (expected to be in range of [{lo}, {hi}], but got {dim})")
+    return int(dim) % max(ndim, 1)
+
+
+def normalize_dims(dim, ndim, op):
+    """``dim`` (None, int or sequence) as a sorted tuple of non-negative axes; None means all."""
+    if dim is None:
+        return tuple(range(ndim))
+    if isinstance(dim, (int, np.integer)):
+        dim = (dim,)
+    axes = tuple(normalize_dim(d, ndim, op) for d in dim)
+    if len(set(axes)) != len(axes):
+        raise ValueError(f"{op}: dim {tuple(dim)} names a dimension twice")
+    if ndim == 0:
+        return ()
+    return tuple(sorted(axes))
+
+
+def keepdim_shape(shape, axes):
+    """``shape`` with the reduced ``axes`` kept as size 1."""
+    return tuple(1 if i in axes else n for i, n in enumerate(shape))
+
+
+def shape_arg(shape, op):
+    """Accept ``f(2, 3)``, ``f((2, 3))`` and ``f([2, 3])`` alike."""
+    if len(shape) == 1 and isinstance(shape[0], (tuple, list)):
+        shape = shape[0]
+    try:
+        return tuple(int(s) for s in shape)
+    except TypeError:
+        raise TypeError(f"{op}: sizes must be ints, got {shape!r}") from None

@@ -1,0 +1,348 @@
+"""Elementwise ops: arithmetic, exp/log, clamp, maximum, where, activations.
+
+Binary ops broadcast like NumPy; their gradients are summed back to each
+input's shape with ``sum_to``. Every backward is written with the same
+differentiable ops, so it can be differentiated again.
+"""
+
+from ..autograd import Function
+from ..backend import array_module
+from ..tensor import Tensor
+from ._helpers import constant, pair
+from .shape import sum_to
+
+
+def _mask(condition, like):
+    """A boolean array as a constant 0/1 Tensor of ``like``'s dtype."""
+    return Tensor(condition.astype(like.dtype))
+
+
+# --------------------------------------------------------------------------- arithmetic
+
+
+class Add(Function):
+    """y = a + b;  da = dy,  db = dy."""
+
+    def forward(self, a, b):
+        return a + b
+
+    def backward(self, gy):
+        a, b = self.inputs
+        return (
+            sum_to(gy, a.shape) if self.needs[0] else None,
+            sum_to(gy, b.shape) if self.needs[1] else None,
+        )
+
+
+class Sub(Function):
+    """y = a - b;  da = dy,  db = -dy."""
+
+    def forward(self, a, b):
+        return a - b
+
+    def backward(self, gy):
+        a, b = self.inputs
+        return (
+            sum_to(gy, a.shape) if self.needs[0] else None,
+            sum_to(-gy, b.shape) if self.needs[1] else None,
+        )
+
+
+class Mul(Function):
+    """y = a * b;  da = dy * b,  db = dy * a."""
+
+    def forward(self, a, b):
+        return a * b
+
+    def backward(self, gy):
+        a, b = self.inputs
+        return (
+            sum_to(gy * b, a.shape) if self.needs[0] else None,
+            sum_to(gy * a, b.shape) if self.needs[1] else None,
+        )
+
+
+class Div(Function):
+    """y = a / b;  da = dy / b,  db = -dy * a / b**2."""
+
+    def forward(self, a, b):
+        return a / b
+
+    def backward(self, gy):
+        a, b = self.inputs
+        ga = gy / b
+        return (
+            sum_to(ga, a.shape) if self.needs[0] else None,
+            sum_to(-ga * a / b, b.shape) if self.needs[1] else None,
+        )
+
+
+class Neg(Function):
+    """y = -x;  dx = -dy."""
+
+    def forward(self, a):
+        return -a
+
+    def backward(self, gy):
+        return -gy
+
+
+class Pow(Function):
+    """y = a ** b;  da = dy * b * a**(b-1),  db = dy * y * log(a)."""
+
+    uses_output = True
+
+    def forward(self, a, b):
+        return a**b
+
+    def backward(self, gy):
+        a, b = self.inputs
+        ga = gb = None
+        if self.needs[0]:
+            ga = sum_to(gy * b * a ** (b - 1), a.shape)
+        if self.needs[1]:
+            gb = sum_to(gy * self.output() * log(a), b.shape)
+        return ga, gb
+
+
+def add(input, other):
+    return Add()(*pair(input, other))
+
+
+def sub(input, other):
+    return Sub()(*pair(input, other))
+
+
+def mul(input, other):
+    return Mul()(*pair(input, other))
+
+
+def div(input, other):
+    return Div()(*pair(input, other))
+
+
+def neg(input):
+    return Neg()(input)
+
+
+def pow(input, exponent):
+    return Pow()(*pair(input, exponent))
+
+
+# --------------------------------------------------------------------------- exp, log and friends
+
+
+class Exp(Function):
+    """y = e**x;  dx = dy * y."""
+
+    uses_output = True
+
+    def forward(self, a):
+        return array_module(a).exp(a)
+
+    def backward(self, gy):
+        return gy * self.output()
+
+
+class Log(Function):
+    """y = ln x;  dx = dy / x."""
+
+    def forward(self, a):
+        return array_module(a).log(a)
+
+    def backward(self, gy):
+        return gy / self.inputs[0]
+
+
+class Sqrt(Function):
+    """y = sqrt(x);  dx = dy / (2 y)."""
+
+    uses_output = True
+
+    def forward(self, a):
+        return array_module(a).sqrt(a)
+
+    def backward(self, gy):
+        return gy / (self.output() * 2)
+
+
+class Abs(Function):
+    """y = |x|;  dx = dy * sign(x)  (0 at x = 0, as PyTorch)."""
+
+    def forward(self, a):
+        return array_module(a).abs(a)
+
+    def backward(self, gy):
+        x = self.inputs[0].data
+        return gy * Tensor(array_module(x).sign(x))
+
+
+def exp(input):
+    return Exp()(input)
+
+
+def log(input):
+    return Log()(input)
+
+
+def sqrt(input):
+    return Sqrt()(input)
+
+
+def abs(input):
+    return Abs()(input)
+
+
+# --------------------------------------------------------------------------- clamp, maximum, minimum, where
+
+
+class Clamp(Function):
+    """y = min(max(x, lo), hi);  dx = dy where lo <= x <= hi, else 0 (as PyTorch)."""
+
+    __slots__ = ("lo", "hi")
+
+    def __init__(self, lo, hi):
+        self.lo = lo
+        self.hi = hi
+
+    def forward(self, a):
+        return array_module(a).clip(a, self.lo, self.hi)
+
+    def backward(self, gy):
+        x = self.inputs[0].data
+        inside = x == x  # all True, NaN aside
+        if self.lo is not None:
+            inside &= x >= self.lo
+        if self.hi is not None:
+            inside &= x <= self.hi
+        return gy * _mask(inside, gy)
+
+
+def clamp(input, min=None, max=None):
+    """Limit values to [min, max]; either bound may be None."""
+    if min is None and max is None:
+        raise ValueError("clamp: at least one of 'min' and 'max' must be given")
+    return Clamp(min, max)(input)
+
+
+class _Extremum(Function):
+    """Elementwise max (or min) of two tensors.
+
+    The gradient goes to the larger (smaller) input; at a tie it is split in
+    half between both, as PyTorch does.
+    """
+
+    def forward(self, a, b):
+        xp = array_module(a)
+        return xp.maximum(a, b) if self.name == "maximum" else xp.minimum(a, b)
+
+    def backward(self, gy):
+        a, b = self.inputs
+        pick_a = (a.data > b.data) if self.name == "maximum" else (a.data < b.data)
+        weight = pick_a + 0.5 * (a.data == b.data)
+        wa = _mask(weight, gy)
+        return (
+            sum_to(gy * wa, a.shape) if self.needs[0] else None,
+            sum_to(gy * (1 - wa), b.shape) if self.needs[1] else None,
+        )
+
+
+class Maximum(_Extremum):
+    name = "maximum"
+
+
+class Minimum(_Extremum):
+    name = "minimum"
+
+
+def maximum(input, other):
+    return Maximum()(*pair(input, other))
+
+
+def minimum(input, other):
+    return Minimum()(*pair(input, other))
+
+
+class Where(Function):
+    """y = a where cond else b;  da = dy where cond (else 0),  db = dy where not cond."""
+
+    __slots__ = ("cond",)
+
+    def __init__(self, cond):
+        self.cond = cond
+
+    def forward(self, a, b):
+        return array_module(a).where(self.cond, a, b)
+
+    def backward(self, gy):
+        a, b = self.inputs
+        zero = constant(0, gy)
+        return (
+            sum_to(Where(self.cond)(gy, zero), a.shape) if self.needs[0] else None,
+            sum_to(Where(self.cond)(zero, gy), b.shape) if self.needs[1] else None,
+        )
+
+
+def where(condition, input, other):
+    """Pick from ``input`` where ``condition`` is true, else from ``other`` (all broadcast)."""
+    input, other = pair(input, other)
+    cond = condition.data if isinstance(condition, Tensor) else condition
+    cond = array_module(input.data).asarray(cond)
+    if cond.dtype != bool:
+        raise TypeError(f"where: condition must be boolean, got {cond.dtype}")
+    return Where(cond)(input, other)
+
+
+# --------------------------------------------------------------------------- activations
+
+
+class Tanh(Function):
+    """y = tanh x;  dx = dy * (1 - y**2)."""
+
+    uses_output = True
+
+    def forward(self, a):
+        return array_module(a).tanh(a)
+
+    def backward(self, gy):
+        y = self.output()
+        return gy * (1 - y * y)
+
+
+class Sigmoid(Function):
+    """y = 1 / (1 + e**-x), computed from e**-|x| so it never overflows;  dx = dy * y * (1 - y)."""
+
+    uses_output = True
+
+    def forward(self, a):
+        xp = array_module(a)
+        e = xp.exp(-xp.abs(a))
+        return xp.where(a >= 0, 1 / (1 + e), e / (1 + e)).astype(a.dtype, copy=False)
+
+    def backward(self, gy):
+        y = self.output()
+        return gy * y * (1 - y)
+
+
+class ReLU(Function):
+    """y = max(x, 0);  dx = dy where x > 0, else 0."""
+
+    name = "relu"
+
+    def forward(self, a):
+        return array_module(a).maximum(a, 0)
+
+    def backward(self, gy):
+        return gy * _mask(self.inputs[0].data > 0, gy)
+
+
+def tanh(input):
+    return Tanh()(input)
+
+
+def sigmoid(input):
+    return Sigmoid()(input)
+
+
+def relu(input):
+    return ReLU()(input)

@@ -1,0 +1,239 @@
+"""Reductions: sum, mean, var, max/min, logsumexp (PyTorch's ``dim``/``keepdim``).
+
+A reduction's backward first gives the upstream gradient back the reduced
+dims as size 1 (``_expand``), then broadcasts it over the input, weighted by
+how much each element moved the result.
+"""
+
+from collections import namedtuple
+
+from ..autograd import Function
+from ..backend import array_module
+from ..tensor import Tensor
+from ._helpers import keepdim_shape, normalize_dim, normalize_dims
+from .elementwise import exp
+from .shape import broadcast_to, reshape
+
+
+class _Reduction(Function):
+    __slots__ = ("axes", "keepdims")
+
+    def __init__(self, axes, keepdims):
+        self.axes = axes
+        self.keepdims = keepdims
+
+    def _expand(self, gy):
+        """dy reshaped to keepdim form and broadcast to the input's shape."""
+        shape = self.inputs[0].shape
+        return broadcast_to(reshape(gy, keepdim_shape(shape, self.axes)), shape)
+
+    def _count(self):
+        shape = self.inputs[0].shape
+        n = 1
+        for a in self.axes:
+            n *= shape[a]
+        return n
+
+
+class Sum(_Reduction):
+    """y = sum of x over axes;  dx = dy broadcast back."""
+
+    def forward(self, a):
+        return a.sum(axis=self.axes, keepdims=self.keepdims)
+
+    def backward(self, gy):
+        return self._expand(gy)
+
+
+class Mean(_Reduction):
+    """y = sum(x) / n;  dx = dy / n broadcast back."""
+
+    def forward(self, a):
+        return a.mean(axis=self.axes, keepdims=self.keepdims)
+
+    def backward(self, gy):
+        return self._expand(gy) / self._count()
+
+
+class Var(_Reduction):
+    """y = sum((x - mean)**2) / (n - correction);  dx = dy * 2 (x - mean) / (n - correction)."""
+
+    __slots__ = ("correction",)
+
+    def __init__(self, axes, keepdims, correction):
+        super().__init__(axes, keepdims)
+        self.correction = correction
+
+    def forward(self, a):
+        return a.var(axis=self.axes, ddof=self.correction, keepdims=self.keepdims)
+
+    def backward(self, gy):
+        x = self.inputs[0]
+        centered = x - mean(x, self.axes, keepdim=True)
+        return self._expand(gy) * centered * (2 / (self._count() - self.correction))
+
+
+class Amax(_Reduction):
+    """y = max of x over axes;  dx = dy split evenly among the elements equal to the max."""
+
+    uses_output = True
+
+    def forward(self, a):
+        return a.max(axis=self.axes, keepdims=self.keepdims)
+
+    def backward(self, gy):
+        x = self.inputs[0].data
+        y = self._out_data.reshape(keepdim_shape(x.shape, self.axes))
+        hit = x == y
+        weight = hit / hit.sum(axis=self.axes, keepdims=True)
+        return self._expand(gy) * Tensor(weight.astype(gy.dtype))
+
+
+class Amin(Amax):
+    """y = min of x over axes;  dx = dy split evenly among the elements equal to the min."""
+
+    def forward(self, a):
+        return a.min(axis=self.axes, keepdims=self.keepdims)
+
+
+class ValueAtIndex(Function):
+    """y = x at ``index`` along ``axis`` (max/min with a dim);  dx = dy at that index, 0 elsewhere."""
+
+    __slots__ = ("axis", "index", "keepdims")
+
+    def __init__(self, axis, index, keepdims):
+        self.axis = axis
+        self.index = index  # keepdims form
+        self.keepdims = keepdims
+
+    def forward(self, a):
+        y = array_module(a).take_along_axis(a, self.index, axis=self.axis)
+        return y if self.keepdims else y.squeeze(self.axis)
+
+    def backward(self, gy):
+        x = self.inputs[0].data
+        xp = array_module(x)
+        positions = xp.arange(x.shape[self.axis]).reshape([-1 if i == self.axis else 1 for i in range(x.ndim)])
+        onehot = Tensor((positions == self.index).astype(gy.dtype))
+        g = reshape(gy, keepdim_shape(x.shape, (self.axis,)))
+        return g * onehot
+
+
+class LogSumExp(_Reduction):
+    """y = log(sum(exp(x))), computed as m + log(sum(exp(x - m))) with m = max(x);  dx = dy * exp(x - y)."""
+
+    uses_output = True
+
+    def forward(self, a):
+        xp = array_module(a)
+        m = a.max(axis=self.axes, keepdims=True)
+        m = xp.where(xp.isfinite(m), m, 0)  # all -inf (or inf) stays exact
+        y = xp.log(xp.exp(a - m).sum(axis=self.axes, keepdims=True)) + m
+        return y if self.keepdims else y.reshape([n for i, n in enumerate(a.shape) if i not in self.axes])
+
+    def backward(self, gy):
+        x = self.inputs[0]
+        y = reshape(self.output(), keepdim_shape(x.shape, self.axes))
+        return self._expand(gy) * exp(x - y)
+
+
+# --------------------------------------------------------------------------- public functions
+
+
+def sum(input, dim=None, keepdim=False):
+    """Sum over ``dim`` (an int, a tuple, or None for all dims)."""
+    return Sum(normalize_dims(dim, input.ndim, "sum"), keepdim)(input)
+
+
+def mean(input, dim=None, keepdim=False):
+    """Mean over ``dim`` (an int, a tuple, or None for all dims)."""
+    if input.dtype.kind not in "fc":
+        raise TypeError(f"mean: needs a floating point tensor, got {input.dtype}")
+    return Mean(normalize_dims(dim, input.ndim, "mean"), keepdim)(input)
+
+
+def var(input, dim=None, *, correction=1, keepdim=False, unbiased=None):
+    """Variance over ``dim``; ``correction=1`` (Bessel's, the default) divides by n - 1, 0 by n."""
+    if unbiased is not None:
+        correction = 1 if unbiased else 0
+    if input.dtype.kind not in "fc":
+        raise TypeError(f"var: needs a floating point tensor, got {input.dtype}")
+    return Var(normalize_dims(dim, input.ndim, "var"), keepdim, correction)(input)
+
+
+def _check_nonempty(input, axes, op):
+    if any(input.shape[a] == 0 for a in axes) or (input.size == 0 and not axes):
+        raise ValueError(f"{op}: cannot reduce over an empty dimension (input shape {tuple(input.shape)})")
+
+
+def amax(input, dim=None, keepdim=False):
+    """Max over ``dim``; the gradient is shared evenly among tied maxima."""
+    axes = normalize_dims(dim, input.ndim, "amax")
+    _check_nonempty(input, axes, "amax")
+    return Amax(axes, keepdim)(input)
+
+
+def amin(input, dim=None, keepdim=False):
+    """Min over ``dim``; the gradient is shared evenly among tied minima."""
+    axes = normalize_dims(dim, input.ndim, "amin")
+    _check_nonempty(input, axes, "amin")
+    return Amin(axes, keepdim)(input)
+
+
+MaxMin = namedtuple("MaxMin", ["values", "indices"])
+
+
+def _extreme_along(input, dim, keepdim, op):
+    axis = normalize_dim(dim, input.ndim, op)
+    _check_nonempty(input, (axis,) if input.ndim else (), op)
+    x = input.data
+    if x.ndim == 0:
+        x = x.reshape(1)
+    index = (x.argmax if op == "max" else x.argmin)(axis=axis, keepdims=True)
+    if input.ndim == 0:
+        return MaxMin(input, Tensor(index.reshape(())))
+    values = ValueAtIndex(axis, index, keepdim)(input)
+    return MaxMin(values, Tensor(index if keepdim else index.squeeze(axis)))
+
+
+def max(input, dim=None, keepdim=False):
+    """``max(x)``: the largest value; ``max(x, dim)``: a (values, indices) pair, as in PyTorch;
+    ``max(x, other)``: the elementwise maximum."""
+    if isinstance(dim, Tensor):
+        from .elementwise import maximum
+
+        return maximum(input, dim)
+    if dim is None:
+        return amax(input)
+    return _extreme_along(input, dim, keepdim, "max")
+
+
+def min(input, dim=None, keepdim=False):
+    """``min(x)``: the smallest value; ``min(x, dim)``: a (values, indices) pair, as in PyTorch;
+    ``min(x, other)``: the elementwise minimum."""
+    if isinstance(dim, Tensor):
+        from .elementwise import minimum
+
+        return minimum(input, dim)
+    if dim is None:
+        return amin(input)
+    return _extreme_along(input, dim, keepdim, "min")
+
+
+def logsumexp(input, dim, keepdim=False):
+    """log(sum(exp(x))) over ``dim``, stable for large |x|."""
+    return LogSumExp(normalize_dims(dim, input.ndim, "logsumexp"), keepdim)(input)
+
+
+def argmax(input, dim=None, keepdim=False):
+    """Index of the max (flattened when ``dim`` is None); not differentiable."""
+    if dim is None:
+        return Tensor(array_module(input.data).asarray(input.data.argmax()))
+    return _extreme_along(input, dim, keepdim, "max").indices
+
+
+def argmin(input, dim=None, keepdim=False):
+    """Index of the min (flattened when ``dim`` is None); not differentiable."""
+    if dim is None:
+        return Tensor(array_module(input.data).asarray(input.data.argmin()))
+    return _extreme_along(input, dim, keepdim, "min").indices

@@ -1,0 +1,385 @@
+"""Shape ops: reshape, permute, broadcast/sum_to, cat, stack, pad, indexing, casts.
+
+None of these change values, so every backward is another shape op applied to
+the gradient: reshape back, permute back, sum back over broadcast dims, slice
+the pieces of a concatenation, scatter-add into the indexed positions.
+"""
+
+import numpy as np
+
+from ..autograd import Function
+from ..backend import array_module, device_of, to_device
+from ..tensor import Tensor
+from ._helpers import normalize_dim, shape_arg
+
+
+# --------------------------------------------------------------------------- reshape and permute
+
+
+class Reshape(Function):
+    """y = x viewed with a new shape;  dx = dy reshaped back."""
+
+    __slots__ = ("shape",)
+
+    def __init__(self, shape):
+        self.shape = shape
+
+    def forward(self, a):
+        return a.reshape(self.shape)
+
+    def backward(self, gy):
+        return reshape(gy, self.inputs[0].shape)
+
+
+def reshape(input, *shape):
+    """Same data, new shape (one size may be -1). ``view`` is the same op here."""
+    shape = shape_arg(shape, "reshape")
+    if shape == input.shape:
+        return input
+    return Reshape(shape)(input)
+
+
+def flatten(input, start_dim=0, end_dim=-1):
+    """Merge dims ``start_dim..end_dim`` into one; a 0-d tensor becomes shape (1,)."""
+    shape = input.shape
+    if not shape:
+        return reshape(input, (1,))
+    s = normalize_dim(start_dim, len(shape), "flatten")
+    e = normalize_dim(end_dim, len(shape), "flatten")
+    if s > e:
+        raise ValueError(f"flatten: start_dim {start_dim} comes after end_dim {end_dim}")
+    return reshape(input, shape[:s] + (-1,) + shape[e + 1 :])
+
+
+def squeeze(input, dim=None):
+    """Drop size-1 dims (all, or just ``dim``; a dim whose size is not 1 is left alone, as in PyTorch)."""
+    shape = input.shape
+    if dim is None:
+        return reshape(input, tuple(n for n in shape if n != 1))
+    dims = (dim,) if isinstance(dim, int) else tuple(dim)
+    axes = {normalize_dim(d, len(shape), "squeeze") for d in dims}
+    return reshape(input, tuple(n for i, n in enumerate(shape) if not (i in axes and n == 1)))
+
+
+def unsqueeze(input, dim):
+    """Insert a size-1 dim at position ``dim`` (in [-ndim-1, ndim])."""
+    shape = input.shape
+    d = normalize_dim(dim, len(shape) + 1, "unsqueeze")
+    return reshape(input, shape[:d] + (1,) + shape[d:])
+
+
+class Permute(Function):
+    """y = x with its axes reordered;  dx = dy with the inverse order."""
+
+    __slots__ = ("axes",)
+
+    def __init__(self, axes):
+        self.axes = axes
+
+    def forward(self, a):
+        return a.transpose(self.axes)
+
+    def backward(self, gy):
+        return Permute(tuple(np.argsort(self.axes)))(gy)
+
+
+def permute(input, *dims):
+    """Reorder dims: ``y.shape[i] == x.shape[dims[i]]``."""
+    dims = shape_arg(dims, "permute")
+    n = input.ndim
+    if len(dims) != n:
+        raise ValueError(f"permute: got {len(dims)} dims {dims} for a tensor with {n} dims")
+    axes = tuple(normalize_dim(d, n, "permute") for d in dims)
+    if sorted(axes) != list(range(n)):
+        raise ValueError(f"permute: dims {dims} are not a permutation of 0..{n - 1}")
+    if axes == tuple(range(n)):
+        return input
+    return Permute(axes)(input)
+
+
+def transpose(input, dim0, dim1):
+    """Swap two dims."""
+    n = input.ndim
+    axes = list(range(n))
+    d0, d1 = normalize_dim(dim0, n, "transpose"), normalize_dim(dim1, n, "transpose")
+    axes[d0], axes[d1] = axes[d1], axes[d0]
+    return permute(input, axes)
+
+
+# --------------------------------------------------------------------------- broadcasting
+
+
+class BroadcastTo(Function):
+    """y = x repeated along broadcast dims;  dx = dy summed back to x's shape."""
+
+    __slots__ = ("shape",)
+
+    def __init__(self, shape):
+        self.shape = shape
+
+    def forward(self, a):
+        return array_module(a).broadcast_to(a, self.shape)
+
+    def backward(self, gy):
+        return sum_to(gy, self.inputs[0].shape)
+
+
+class SumTo(Function):
+    """y = x summed down to ``shape`` (the reverse of broadcasting);  dx = dy broadcast back."""
+
+    __slots__ = ("shape",)
+
+    def __init__(self, shape):
+        self.shape = shape
+
+    def forward(self, a):
+        lead = a.ndim - len(self.shape)
+        axes = tuple(range(lead)) + tuple(lead + i for i, n in enumerate(self.shape) if n == 1 and a.shape[lead + i] != 1)
+        y = a.sum(axis=axes, keepdims=True)
+        return y.reshape(self.shape) if lead else y
+
+    def backward(self, gy):
+        return broadcast_to(gy, self.inputs[0].shape)
+
+
+def broadcast_to(input, *shape):
+    """Broadcast to ``shape`` (NumPy rules); the gradient is summed back."""
+    shape = shape_arg(shape, "broadcast_to")
+    if shape == input.shape:
+        return input
+    return BroadcastTo(shape)(input)
+
+
+def expand(input, *sizes):
+    """PyTorch's expand: broadcast, with -1 meaning 'keep this dim's size'."""
+    sizes = shape_arg(sizes, "expand")
+    lead = len(sizes) - input.ndim
+    if lead < 0:
+        raise ValueError(f"expand: got {len(sizes)} sizes {sizes} for a tensor of shape {tuple(input.shape)}")
+    shape = tuple(input.shape[i - lead] if (n == -1 and i >= lead) else n for i, n in enumerate(sizes))
+    return broadcast_to(input, shape)
+
+
+def sum_to(input, shape):
+    """Sum ``input`` down to ``shape``: the gradient rule of every broadcasting op."""
+    if input.shape == shape:
+        return input
+    return SumTo(tuple(shape))(input)
+
+
+# --------------------------------------------------------------------------- joining and padding
+
+
+class Cat(Function):
+    """y = the inputs joined along ``axis``;  each dx is its slice of dy."""
+
+    __slots__ = ("axis",)
+
+    def __init__(self, axis):
+        self.axis = axis
+
+    def forward(self, *arrays):
+        return array_module(arrays[0]).concatenate(arrays, axis=self.axis)
+
+    def backward(self, gy):
+        grads, start = [], 0
+        lead = (slice(None),) * self.axis
+        for x, need in zip(self.inputs, self.needs):
+            n = x.shape[self.axis]
+            grads.append(gy[lead + (slice(start, start + n),)] if need else None)
+            start += n
+        return tuple(grads)
+
+
+def _tensor_list(tensors, op):
+    tensors = list(tensors)
+    if not tensors:
+        raise ValueError(f"{op}: expected a non-empty sequence of tensors")
+    for i, t in enumerate(tensors):
+        if not isinstance(t, Tensor):
+            raise TypeError(f"{op}: element {i} is a {type(t).__name__}, not a Tensor")
+    return tensors
+
+
+def cat(tensors, dim=0):
+    """Join tensors along an existing dim; all other dims must match."""
+    tensors = _tensor_list(tensors, "cat")
+    axis = normalize_dim(dim, tensors[0].ndim, "cat")
+    if tensors[0].ndim == 0:
+        raise ValueError("cat: zero-dimensional tensors cannot be concatenated")
+    return Cat(axis)(*tensors)
+
+
+class Stack(Function):
+    """y = the inputs stacked along a new ``axis``;  dx_i = dy[..., i, ...]."""
+
+    __slots__ = ("axis",)
+
+    def __init__(self, axis):
+        self.axis = axis
+
+    def forward(self, *arrays):
+        return array_module(arrays[0]).stack(arrays, axis=self.axis)
+
+    def backward(self, gy):
+        lead = (slice(None),) * self.axis
+        return tuple(gy[lead + (i,)] if need else None for i, need in enumerate(self.needs))
+
+
+def stack(tensors, dim=0):
+    """Join equally shaped tensors along a new dim."""
+    tensors = _tensor_list(tensors, "stack")
+    axis = normalize_dim(dim, tensors[0].ndim + 1, "stack")
+    return Stack(axis)(*tensors)
+
+
+class Pad(Function):
+    """Constant padding; negative amounts crop.
+
+    y = x with ``widths[i] = (before, after)`` added around axis i; the
+    gradient of padding by w is padding dy by -w (cropping what was added,
+    adding zeros where x was cropped).
+    """
+
+    __slots__ = ("widths", "value")
+
+    def __init__(self, widths, value):
+        self.widths = widths
+        self.value = value
+
+    def forward(self, a):
+        crop = tuple(slice(max(-lo, 0), n - max(-hi, 0)) for (lo, hi), n in zip(self.widths, a.shape))
+        a = a[crop]
+        grow = tuple((max(lo, 0), max(hi, 0)) for lo, hi in self.widths)
+        return array_module(a).pad(a, grow, mode="constant", constant_values=self.value)
+
+    def backward(self, gy):
+        return Pad(tuple((-lo, -hi) for lo, hi in self.widths), 0)(gy)
+
+
+def pad(input, pad, mode="constant", value=0.0):
+    """``F.pad``: ``pad = (left, right, top, bottom, ...)`` from the last dim backwards."""
+    if mode != "constant":
+        raise ValueError(f"pad: mode {mode!r} is not supported; only 'constant' is")
+    pad = tuple(int(p) for p in pad)
+    if len(pad) % 2 or len(pad) // 2 > input.ndim:
+        raise ValueError(
+            f"pad: padding {pad} must have an even length of at most 2 * ndim = {2 * input.ndim} "
+            f"for a tensor of shape {tuple(input.shape)}"
+        )
+    widths = [(0, 0)] * input.ndim
+    for k in range(len(pad) // 2):
+        widths[input.ndim - 1 - k] = (pad[2 * k], pad[2 * k + 1])
+    for (lo, hi), n in zip(widths, input.shape):
+        if n + lo + hi < 0 or -lo > n or -hi > n:
+            raise ValueError(f"pad: padding {pad} crops more than the size of a dim of shape {tuple(input.shape)}")
+    return Pad(tuple(widths), value)(input)
+
+
+# --------------------------------------------------------------------------- indexing
+
+
+def _normalize_key(key, xp):
+    """Turn Tensors and lists in an index into arrays, and boolean masks into integer indices.
+
+    Integer arrays make later scatter-add one code path: ``x[mask]`` and
+    ``x[mask.nonzero()]`` select the same elements.
+    """
+    if not isinstance(key, tuple):
+        key = (key,)
+    out = []
+    for k in key:
+        if isinstance(k, Tensor):
+            k = k.data
+        if isinstance(k, list) or (hasattr(k, "dtype") and not isinstance(k, np.integer)):
+            k = xp.asarray(k)
+            if k.dtype == bool:
+                out.extend(k.nonzero())
+                continue
+            if k.dtype.kind not in "iu":
+                raise IndexError(f"getitem: index arrays must be integer or boolean, got {k.dtype}")
+        out.append(k)
+    return tuple(out)
+
+
+def _is_advanced(key):
+    return any(hasattr(k, "dtype") and not isinstance(k, np.integer) for k in key)
+
+
+class GetItem(Function):
+    """y = x[key];  dx = zeros with dy scatter-added at ``key`` (repeated indices add up)."""
+
+    __slots__ = ("key",)
+
+    def __init__(self, key):
+        self.key = key
+
+    def forward(self, a):
+        return a[self.key]
+
+    def backward(self, gy):
+        return IndexAdd(self.key, self.inputs[0].shape)(gy)
+
+
+class IndexAdd(Function):
+    """y = zeros(shape) with x added at ``key``: the gradient of ``x[key]``;  dx = dy[key]."""
+
+    __slots__ = ("key", "shape")
+
+    def __init__(self, key, shape):
+        self.key = key
+        self.shape = shape
+
+    def forward(self, g):
+        xp = array_module(g)
+        out = xp.zeros(self.shape, dtype=g.dtype)
+        if not _is_advanced(self.key):
+            out[self.key] = g  # basic indexing hits each element once
+        elif xp is np:
+            np.add.at(out, self.key, g)
+        else:
+            import cupyx
+
+            cupyx.scatter_add(out, self.key, g)
+        return out
+
+    def backward(self, ggx):
+        return GetItem(self.key)(ggx)
+
+
+def getitem(input, key):
+    """``x[key]`` with ints, slices, None, Ellipsis, integer arrays and boolean masks."""
+    return GetItem(_normalize_key(key, array_module(input.data)))(input)
+
+
+# --------------------------------------------------------------------------- dtype and device
+
+
+class Cast(Function):
+    """y = x converted to ``dtype``;  dx = dy converted back."""
+
+    __slots__ = ("dtype",)
+
+    def __init__(self, dtype):
+        self.dtype = dtype
+
+    def forward(self, a):
+        return a.astype(self.dtype)
+
+    def backward(self, gy):
+        return Cast(self.inputs[0].dtype)(gy)
+
+
+class ToDevice(Function):
+    """y = x copied to ``device``;  dx = dy copied back to x's device."""
+
+    __slots__ = ("device",)
+
+    def __init__(self, device):
+        self.device = device
+
+    def forward(self, a):
+        return to_device(a, self.device)
+
+    def backward(self, gy):
+        return ToDevice(device_of(self.inputs[0].data))(gy)
