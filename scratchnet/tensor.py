@@ -32,6 +32,14 @@ class Size(int):
         return self.shape[normalize_dim(dim, len(self.shape), "size")]
 
 
+def _is_dtype_name(name):
+    try:
+        np.dtype(name)
+    except TypeError:
+        return False
+    return True
+
+
 class Tensor:
     __slots__ = ("data", "grad", "_rg", "creator", "__weakref__")
     __array_ufunc__ = None  # make NumPy hand `ndarray + Tensor` to Tensor.__radd__
@@ -124,7 +132,7 @@ class Tensor:
     def to(self, *args, dtype=None, device=None):
         """``to('cuda')``, ``to('cpu')``, ``to(float64)`` or ``to(device, dtype)``; differentiable."""
         for a in args:
-            if isinstance(a, str) and (a.startswith("cpu") or a.startswith("cuda")):
+            if isinstance(a, str) and not _is_dtype_name(a):
                 device = a
             else:
                 dtype = a

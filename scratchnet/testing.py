@@ -58,7 +58,7 @@ def _fresh(inputs):
 def _flat_outputs(fn, inputs):
     with autograd.enable_grad():
         outs = _outputs(fn, inputs)
-    return [np.asarray(_host(o.data), dtype=np.float64).ravel() for o in outs]
+    return [np.array(_host(o.data), dtype=np.float64).ravel() for o in outs]  # copies: outputs may alias inputs
 
 
 def _host(a):

@@ -1,0 +1,106 @@
+"""The NumPy/CuPy switch. CuPy tests are marked `gpu` and run only where CuPy sees a GPU."""
+
+import os
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+
+import scratchnet as sn
+from scratchnet import backend
+
+
+def run_python(code, **env):
+    """Run ``code`` in a fresh interpreter (import-time behaviour, environment variables)."""
+    full_env = {**os.environ, **env}
+    return subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=full_env, timeout=120)
+
+
+def test_numpy_is_the_default_and_always_available():
+    assert backend.current() == "numpy"
+    assert backend.is_available("numpy")
+    assert backend.array_module(np.zeros(2)) is np
+    assert backend.array_module(np.float32(1.0)) is np
+    assert backend.default_device() == "cpu"
+
+
+def test_unknown_backend_lists_the_valid_ones():
+    with pytest.raises(ValueError, match="'jax'.*'numpy', 'cupy'"):
+        backend.use("jax")
+    with pytest.raises(ValueError, match="'numpy', 'cupy'"):
+        backend.is_available("torch")
+
+
+def test_array_module_rejects_non_arrays():
+    with pytest.raises(TypeError, match="list"):
+        backend.array_module([1, 2])
+
+
+def test_import_does_not_import_cupy():
+    result = run_python("import sys, scratchnet; print('cupy' in sys.modules)")
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip() == "False"
+
+
+def test_backend_from_environment_variable():
+    ok = run_python("import scratchnet as sn; print(sn.backend.current())", SCRATCHNET_BACKEND="numpy")
+    assert ok.stdout.strip() == "numpy", ok.stderr
+    bad = run_python("import scratchnet as sn; sn.zeros(1)", SCRATCHNET_BACKEND="tpu")
+    assert bad.returncode != 0
+    assert "SCRATCHNET_BACKEND='tpu'" in bad.stderr and "'numpy', 'cupy'" in bad.stderr
+
+
+@pytest.mark.skipif(backend.is_available("cupy"), reason="checks the message where CuPy is missing")
+def test_asking_for_cupy_without_a_gpu_says_what_to_install():
+    with pytest.raises(RuntimeError, match=r"pip install 'scratchnet\[gpu\]'|no CUDA GPU|cannot reach a CUDA GPU"):
+        backend.use("cupy")
+    assert backend.current() == "numpy"
+    with pytest.raises(RuntimeError, match="cupy|CuPy"):
+        sn.tensor([1.0]).cuda()
+    assert backend.is_available("cupy") is False
+
+
+def test_ops_take_the_module_from_their_inputs():
+    """Nothing in the ops should reach for a global array module."""
+    x = sn.tensor(np.ones((2, 3)), requires_grad=True)
+    y = (x.exp() @ x.T).logsumexp(1).sum()
+    y.backward()
+    assert isinstance(x.grad.data, np.ndarray)
+
+
+# --------------------------------------------------------------------------- GPU
+
+
+@pytest.mark.gpu
+def test_cupy_tensors_ops_and_gradients():
+    import cupy
+
+    backend.use("cupy")
+    x = sn.randn(3, 4, dtype=sn.float64, requires_grad=True)
+    assert isinstance(x.data, cupy.ndarray) and x.device.startswith("cuda")
+    y = (x.exp() * x).sum()
+    y.backward()
+    np.testing.assert_allclose(x.grad.numpy(), (np.exp(x.numpy()) * (1 + x.numpy())), rtol=1e-12)
+    assert sn.testing.gradgradcheck(lambda t: (t @ t.T).tanh().logsumexp(0), [x])
+    idx = sn.tensor([0, 0, 2])
+    assert sn.testing.gradcheck(lambda t: t[idx] * 2, [x])
+
+
+@pytest.mark.gpu
+def test_moving_between_devices_is_differentiable():
+    x = sn.tensor(np.array([1.0, 2.0]), requires_grad=True)
+    y = x.cuda()
+    assert y.device.startswith("cuda")
+    z = (y * y).cpu()
+    z.sum().backward()
+    assert isinstance(x.grad.data, np.ndarray)
+    np.testing.assert_allclose(x.grad.numpy(), [2.0, 4.0])
+
+
+@pytest.mark.gpu
+def test_mixing_devices_names_both():
+    a = sn.tensor([1.0, 2.0])
+    b = sn.tensor([1.0, 2.0]).cuda()
+    with pytest.raises(RuntimeError, match="cpu and cuda:0"):
+        a + b
