@@ -150,7 +150,7 @@ def _compare(analytic, numeric, atol, rtol, what):
         excess = np.where(np.isfinite(analytic), excess, np.inf)
         bad = excess > 0
     worst = np.unravel_index(np.argmax(excess), excess.shape)
-    a, n = analytic[worst], numeric[worst]
+    a, n = float(analytic[worst]), float(numeric[worst])
     return what(worst) + (
         f"  analytic: {a!r}   numeric: {n!r}   |difference|: {abs(a - n):.6g}   "
         f"allowed: atol + rtol*|numeric| = {atol + rtol * abs(n):.6g}\n"
