@@ -71,14 +71,6 @@ class enable_grad(_GradMode):
     enabled = True
 
 
-def _all_slots(cls, cache={}):
-    slots = cache.get(cls)
-    if slots is None:
-        slots = tuple(s for c in cls.__mro__ for s in getattr(c, "__slots__", ()) if s not in ("generation", "__weakref__"))
-        cache[cls] = slots
-    return slots
-
-
 class Function:
     """One differentiable op with a single output.
 
@@ -87,11 +79,14 @@ class Function:
     op parameters are set in ``__init__``. Inside ``backward``,
     ``self.inputs`` are the input Tensors, ``self.output()`` is the output
     Tensor (only for classes with ``uses_output = True``) and
-    ``self.needs[i]`` says whether input i needs a gradient at all.
+    ``self.needs[i]`` says whether input i needs a gradient at all. Slots
+    that hold arrays kept only for backward are named in ``saved`` so that
+    they are freed with the graph.
     """
 
     __slots__ = ("inputs", "generation", "needs", "_out", "_out_data")
-    uses_output = False
+    uses_output = False  # True: keep a reference to the output for backward
+    saved = ()  # names of slots holding arrays saved for backward, freed with the graph
 
     def __init_subclass__(cls, **kwargs):
         super().__init_subclass__(**kwargs)
@@ -100,24 +95,28 @@ class Function:
 
     def __call__(self, *inputs):
         try:
-            y = self.forward(*[x.data for x in inputs])
+            if len(inputs) == 1:
+                y = self.forward(inputs[0].data)
+            elif len(inputs) == 2:
+                y = self.forward(inputs[0].data, inputs[1].data)
+            else:
+                y = self.forward(*[x.data for x in inputs])
         except (ValueError, IndexError, TypeError) as e:
             raise _op_error(self.name, inputs, e) from e
         if isinstance(y, np.generic):  # NumPy reductions return scalars; keep arrays
             y = np.asarray(y)
         out = Tensor(y)
         if _grad_enabled:
-            gen = -1
-            for x in inputs:
-                if x._rg:
+            needs = tuple([x._rg for x in inputs])
+            if True in needs:  # some input requires grad: record the node
+                gen = 0
+                for x in inputs:
                     c = x.creator
-                    if c is not None and c.generation > gen:
-                        gen = c.generation
-                    elif gen < 0:
-                        gen = 0
-            if gen >= 0:  # some input requires grad: record the node
-                self.generation = gen + 1
+                    if c is not None and c.generation >= gen:
+                        gen = c.generation + 1
+                self.generation = gen
                 self.inputs = inputs
+                self.needs = needs
                 if self.uses_output:
                     self._out = weakref.ref(out)
                     self._out_data = y
@@ -138,7 +137,9 @@ class Function:
 
     def release(self):
         """Drop inputs and saved arrays after backward, so their memory can go."""
-        for name in _all_slots(type(self)):
+        self.inputs = None
+        self._out_data = None
+        for name in self.saved:
             setattr(self, name, None)
 
     def __repr__(self):
@@ -241,77 +242,100 @@ def _run_backward(roots, root_grads, retain_graph, create_graph, targets=None):
     """
     global _grad_enabled
     grads = {}  # Function -> gradient of its output, summed over consumers
-    heap = []  # (-generation, tie-breaker, Function)
+    heap = []  # (-generation, tie-breaker, Function): latest generation first
     count = 0
     results = None
     if targets is not None:
         target_ids = {id(t): i for i, t in enumerate(targets)}
-        target_creators = {t.creator: i for t in targets if t.creator is not None for i in [target_ids[id(t)]]}
+        target_creators = {t.creator: i for i, t in enumerate(targets) if t.creator is not None}
         needed = _needed_functions(roots, target_ids, target_creators)
         results = [None] * len(targets)
 
-    def deliver(x, gx):
-        nonlocal count
-        c = x.creator
-        if targets is not None:
+    def accumulate_leaf(x, gx):
+        if results is not None:  # grad(): only targets are asked for
             i = target_ids.get(id(x))
-            if c is None:
-                if i is not None:
-                    results[i] = gx if results[i] is None else results[i] + gx
-                return
-            if c not in needed and c not in target_creators:
-                return
-        elif c is None:
-            if x._rg:  # a leaf: accumulate into .grad like PyTorch
-                if x.grad is None:
-                    x.grad = gx if create_graph or not gx._rg else gx.detach()
-                else:
-                    x.grad = x.grad + gx
-            return
-        prev = grads.get(c)
-        if prev is None:
-            grads[c] = gx
-            count += 1
-            heapq.heappush(heap, (-c.generation, count, c))
-        else:
-            grads[c] = prev + gx
+            if i is not None:
+                results[i] = gx if results[i] is None else results[i] + gx
+        elif x._rg:  # backward(): into .grad, like PyTorch
+            if x.grad is not None:
+                x.grad = x.grad + gx
+            elif create_graph:
+                x.grad = gx
+            else:
+                # .grad owns its memory, so in-place updates (clipping, zeroing) are safe:
+                # copy views (e.g. a broadcast from sum) and arrays handed out already
+                data = gx.data
+                if data.base is not None or id(data) in handed_out:
+                    data = data.copy()
+                handed_out.add(id(data))
+                x.grad = Tensor(data)
 
+    handed_out = {id(g.data) for g in root_grads}  # arrays that a leaf's .grad must not share
     to_release = []
     saved_mode = _grad_enabled
     _grad_enabled = bool(create_graph)
     try:
         for t, g in zip(roots, root_grads):
-            deliver(t, g)
+            c = t.creator
+            if c is None:
+                accumulate_leaf(t, g)
+            elif results is None or c in needed or c in target_creators:
+                if c in grads:
+                    grads[c] = grads[c] + g
+                else:
+                    grads[c] = g
+                    count += 1
+                    heapq.heappush(heap, (-c.generation, count, c))
         while heap:
             f = heapq.heappop(heap)[2]
             gy = grads.pop(f)
-            if f.inputs is None:
+            inputs = f.inputs
+            if inputs is None:
                 raise RuntimeError(_FREED.format(op=type(f).__name__))
-            if targets is not None:
+            if results is None:
+                gxs = f.backward(gy)
+            else:
                 i = target_creators.get(f)
                 if i is not None:
                     results[i] = gy
                 if f not in needed:
                     continue
+                # run only toward the targets; restore the recorded mask for later backwards
+                recorded = f.needs
                 f.needs = tuple(
-                    id(x) in target_ids or x.creator in needed or x.creator in target_creators for x in f.inputs
+                    [id(x) in target_ids or x.creator in needed or x.creator in target_creators for x in inputs]
                 )
-            else:
-                f.needs = tuple(x._rg for x in f.inputs)
-            gxs = f.backward(gy)
+                try:
+                    gxs = f.backward(gy)
+                    needs = f.needs
+                finally:
+                    f.needs = recorded
+            if results is None:
+                needs = f.needs
             if type(gxs) is not tuple:
                 gxs = (gxs,)
-            for x, gx, need in zip(f.inputs, gxs, f.needs):
+            for x, gx, need in zip(inputs, gxs, needs):
                 if gx is None or not need:
                     continue
-                if gx.shape != x.shape:
+                gdata, xdata = gx.data, x.data
+                if gdata.shape != xdata.shape:
                     raise RuntimeError(
-                        f"backward of {f.name} returned a gradient of shape {tuple(gx.shape)} "
-                        f"for an input of shape {tuple(x.shape)} (a bug in the op)"
+                        f"backward of {f.name} returned a gradient of shape {tuple(gdata.shape)} "
+                        f"for an input of shape {tuple(xdata.shape)} (a bug in the op)"
                     )
-                if gx.data.dtype != x.data.dtype:
-                    gx = gx.to(x.data.dtype)
-                deliver(x, gx)
+                if gdata.dtype != xdata.dtype:
+                    gx = gx.to(xdata.dtype)
+                c = x.creator
+                if c is None:
+                    accumulate_leaf(x, gx)
+                else:
+                    prev = grads.get(c)
+                    if prev is None:
+                        grads[c] = gx
+                        count += 1
+                        heapq.heappush(heap, (-c.generation, count, c))
+                    else:
+                        grads[c] = prev + gx
             if not retain_graph:
                 if create_graph:
                     to_release.append(f)  # the new graph may still read outputs of later nodes

@@ -267,6 +267,7 @@ class Where(Function):
     """y = a where cond else b;  da = dy where cond (else 0),  db = dy where not cond."""
 
     __slots__ = ("cond",)
+    saved = ("cond",)
 
     def __init__(self, cond):
         self.cond = cond

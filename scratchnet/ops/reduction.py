@@ -100,6 +100,7 @@ class ValueAtIndex(Function):
     """y = x at ``index`` along ``axis`` (max/min with a dim);  dx = dy at that index, 0 elsewhere."""
 
     __slots__ = ("axis", "index", "keepdims")
+    saved = ("index",)
 
     def __init__(self, axis, index, keepdims):
         self.axis = axis

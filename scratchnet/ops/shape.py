@@ -310,6 +310,7 @@ class GetItem(Function):
     """y = x[key];  dx = zeros with dy scatter-added at ``key`` (repeated indices add up)."""
 
     __slots__ = ("key",)
+    saved = ("key",)
 
     def __init__(self, key):
         self.key = key
@@ -325,6 +326,7 @@ class IndexAdd(Function):
     """y = zeros(shape) with x added at ``key``: the gradient of ``x[key]``;  dx = dy[key]."""
 
     __slots__ = ("key", "shape")
+    saved = ("key",)
 
     def __init__(self, key, shape):
         self.key = key
