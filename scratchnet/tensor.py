@@ -7,6 +7,8 @@ methods and operators here only forward to it (they are attached at the bottom
 of this file, because the ops themselves need ``Tensor``).
 """
 
+import operator
+
 import numpy as np
 
 from . import backend
@@ -215,22 +217,22 @@ class Tensor:
         return Tensor(op(self.data, other))
 
     def __eq__(self, other):
-        return self._compare(other, lambda a, b: a == b)
+        return self._compare(other, operator.eq)
 
     def __ne__(self, other):
-        return self._compare(other, lambda a, b: a != b)
+        return self._compare(other, operator.ne)
 
     def __lt__(self, other):
-        return self._compare(other, lambda a, b: a < b)
+        return self._compare(other, operator.lt)
 
     def __le__(self, other):
-        return self._compare(other, lambda a, b: a <= b)
+        return self._compare(other, operator.le)
 
     def __gt__(self, other):
-        return self._compare(other, lambda a, b: a > b)
+        return self._compare(other, operator.gt)
 
     def __ge__(self, other):
-        return self._compare(other, lambda a, b: a >= b)
+        return self._compare(other, operator.ge)
 
     # reflected arithmetic: `2 - x` is sub(2, x)
     def __radd__(self, other):

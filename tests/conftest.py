@@ -11,7 +11,7 @@ sys.path.insert(0, os.path.dirname(__file__))  # so test files can `import strat
 # "ci" (the default) is deterministic and quick; HYPOTHESIS_PROFILE=thorough digs deeper.
 settings.register_profile(
     "ci",
-    max_examples=20,
+    max_examples=50,
     deadline=None,
     derandomize=True,
     database=None,

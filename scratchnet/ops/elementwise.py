@@ -210,11 +210,12 @@ class Clamp(Function):
 
     def backward(self, gy):
         x = self.inputs[0].data
-        inside = x == x  # all True, NaN aside
-        if self.lo is not None:
-            inside &= x >= self.lo
-        if self.hi is not None:
-            inside &= x <= self.hi
+        if self.lo is None:
+            inside = x <= self.hi
+        elif self.hi is None:
+            inside = x >= self.lo
+        else:
+            inside = (x >= self.lo) & (x <= self.hi)
         return gy * _mask(inside, gy)
 
 

@@ -184,9 +184,10 @@ def amin(input, dim=None, keepdim=False):
 MaxMin = namedtuple("MaxMin", ["values", "indices"])
 
 
-def _extreme_along(input, dim, keepdim, op):
-    axis = normalize_dim(dim, input.ndim, op)
-    _check_nonempty(input, (axis,) if input.ndim else (), op)
+def _extreme_along(input, dim, keepdim, op, caller=None):
+    caller = caller or op
+    axis = normalize_dim(dim, input.ndim, caller)
+    _check_nonempty(input, (axis,) if input.ndim else (), caller)
     x = input.data
     if x.ndim == 0:
         x = x.reshape(1)
@@ -230,11 +231,11 @@ def argmax(input, dim=None, keepdim=False):
     """Index of the max (flattened when ``dim`` is None); not differentiable."""
     if dim is None:
         return Tensor(array_module(input.data).asarray(input.data.argmax()))
-    return _extreme_along(input, dim, keepdim, "max").indices
+    return _extreme_along(input, dim, keepdim, "max", "argmax").indices
 
 
 def argmin(input, dim=None, keepdim=False):
     """Index of the min (flattened when ``dim`` is None); not differentiable."""
     if dim is None:
         return Tensor(array_module(input.data).asarray(input.data.argmin()))
-    return _extreme_along(input, dim, keepdim, "min").indices
+    return _extreme_along(input, dim, keepdim, "min", "argmin").indices

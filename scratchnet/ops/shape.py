@@ -102,6 +102,8 @@ def transpose(input, dim0, dim1):
     n = input.ndim
     axes = list(range(n))
     d0, d1 = normalize_dim(dim0, n, "transpose"), normalize_dim(dim1, n, "transpose")
+    if d0 == d1:  # also every valid pair on a 0-d tensor
+        return input
     axes[d0], axes[d1] = axes[d1], axes[d0]
     return permute(input, axes)
 
