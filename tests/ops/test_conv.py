@@ -1,0 +1,170 @@
+"""conv2d and conv_transpose2d: values, first and second derivatives, gradient penalties, errors, PyTorch."""
+
+import numpy as np
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from strategies import check, normal, seeds
+
+import scratchnet as sn
+import scratchnet.functional as F
+from scratchnet.testing import gradcheck
+
+
+@st.composite
+def conv_geometry(draw, max_batch=2, max_channels=2):
+    """Shapes and parameters: stride > kernel, padding up to kernel/2, dilation, non-square kernels,
+    odd sizes, batch 1, 1x1 kernels, and kernels equal to the padded input (extra = 0)."""
+    kh, kw = draw(st.integers(1, 3)), draw(st.integers(1, 3))
+    sh, sw = draw(st.integers(1, 3)), draw(st.integers(1, 3))
+    dh, dw = draw(st.integers(1, 2)), draw(st.integers(1, 2))
+    ph, pw = draw(st.integers(0, kh // 2)), draw(st.integers(0, kw // 2))
+    h = dh * (kh - 1) + 1 - 2 * ph + draw(st.integers(0, 3))
+    w = dw * (kw - 1) + 1 - 2 * pw + draw(st.integers(0, 3))
+    n, c, o = draw(st.integers(1, max_batch)), draw(st.integers(1, max_channels)), draw(st.integers(1, 3))
+    return dict(x=(n, c, max(h, 1), max(w, 1)), w=(o, c, kh, kw), stride=(sh, sw), padding=(ph, pw), dilation=(dh, dw))
+
+
+def reference_conv2d(x, w, stride, padding, dilation):
+    """Direct definition: y[n,o,h,w] = sum_{c,i,j} w[o,c,i,j] x_pad[n,c,h*s+i*d,w*s+j*d]."""
+    (sh, sw), (ph, pw), (dh, dw) = stride, padding, dilation
+    xp = np.pad(x, ((0, 0), (0, 0), (ph, ph), (pw, pw)))
+    o, _, kh, kw = w.shape
+    ho = (xp.shape[2] - dh * (kh - 1) - 1) // sh + 1
+    wo = (xp.shape[3] - dw * (kw - 1) - 1) // sw + 1
+    y = np.zeros((x.shape[0], o, ho, wo))
+    for n in range(x.shape[0]):
+        for a in range(ho):
+            for b in range(wo):
+                field = xp[n, :, a * sh : a * sh + dh * (kh - 1) + 1 : dh, b * sw : b * sw + dw * (kw - 1) + 1 : dw]
+                y[n, :, a, b] = np.tensordot(w, field, axes=3)
+    return y
+
+
+@settings(max_examples=30)
+@given(g=conv_geometry(), seed=seeds, with_bias=st.booleans())
+def test_conv2d(g, seed, with_bias):
+    x, w, b = normal(seed, g["x"]), normal(seed + 1, g["w"]), normal(seed + 2, g["w"][:1])
+    kw = dict(stride=g["stride"], padding=g["padding"], dilation=g["dilation"])
+    y = F.conv2d(sn.tensor(x), sn.tensor(w), sn.tensor(b) if with_bias else None, **kw)
+    expected = reference_conv2d(x, w, **kw) + (b.reshape(1, -1, 1, 1) if with_bias else 0)
+    np.testing.assert_allclose(y.numpy(), expected, rtol=1e-10, atol=1e-12)
+    if with_bias:
+        check(lambda t, k, c: F.conv2d(t, k, c, **kw), x, w, b)
+    else:
+        check(lambda t, k: F.conv2d(t, k, **kw), x, w)
+
+
+@settings(max_examples=30)
+@given(g=conv_geometry(), seed=seeds, data=st.data())
+def test_conv_transpose2d_is_the_adjoint_of_conv2d(g, seed, data):
+    """<conv_transpose2d(z, w), u> == <z, conv2d(u, w)> for every u of the right shape."""
+    x_shape, w_shape = g["x"], g["w"]
+    kw = dict(stride=g["stride"], padding=g["padding"], dilation=g["dilation"])
+    u = normal(seed, x_shape)
+    w = normal(seed + 1, w_shape)
+    y = F.conv2d(sn.tensor(u), sn.tensor(w), **kw)
+    z = normal(seed + 2, y.shape)
+    # output_padding recovers sizes the conv's floor division dropped
+    oph = x_shape[2] - ((y.shape[2] - 1) * kw["stride"][0] - 2 * kw["padding"][0] + kw["dilation"][0] * (w_shape[2] - 1) + 1)
+    opw = x_shape[3] - ((y.shape[3] - 1) * kw["stride"][1] - 2 * kw["padding"][1] + kw["dilation"][1] * (w_shape[3] - 1) + 1)
+    if not (oph < max(kw["stride"][0], kw["dilation"][0]) and opw < max(kw["stride"][1], kw["dilation"][1])):
+        return  # not reachable with a legal output_padding
+    t = F.conv_transpose2d(sn.tensor(z), sn.tensor(w), None, kw["stride"], kw["padding"], (oph, opw), 1, kw["dilation"])
+    assert t.shape == x_shape
+    np.testing.assert_allclose((t.numpy() * u).sum(), (z * y.numpy()).sum(), rtol=1e-10, atol=1e-12)
+    bias = normal(seed + 3, (w_shape[1],))
+    check(
+        lambda a, k, c: F.conv_transpose2d(a, k, c, kw["stride"], kw["padding"], (oph, opw), 1, kw["dilation"]),
+        z, w, bias,
+    )
+
+
+def test_padding_valid_and_same():
+    x = normal(0, (1, 2, 5, 6))
+    for k in [(3, 3), (2, 4), (1, 1)]:
+        w = normal(1, (3, 2) + k)
+        y = F.conv2d(sn.tensor(x), sn.tensor(w), padding="same")
+        assert y.shape == (1, 3, 5, 6)
+        assert F.conv2d(sn.tensor(x), sn.tensor(w), padding="valid").shape == F.conv2d(sn.tensor(x), sn.tensor(w)).shape
+        check(lambda a, b: F.conv2d(a, b, padding="same"), x, w)
+
+
+def test_gradient_penalty_through_a_conv_discriminator_is_exact():
+    """R1 / WGAN-GP: d/dweights of ||d D(x) / dx||^2 needs second derivatives through conv and pooling."""
+    rng = np.random.default_rng(0)
+    x = sn.tensor(rng.standard_normal((2, 1, 6, 6)), requires_grad=True)
+
+    def penalty(w1, w2, wt):
+        h = sn.tanh(F.conv2d(x, w1, stride=2, padding=1))
+        h = F.avg_pool2d(sn.sigmoid(F.conv_transpose2d(h, wt, stride=2, padding=1)), 2)
+        d = F.conv2d(h, w2).sum()
+        (gx,) = sn.grad(d, x, create_graph=True)
+        return (gx * gx).sum()
+
+    weights = [rng.standard_normal(s) * 0.5 for s in [(3, 1, 3, 3), (1, 2, 3, 3), (3, 2, 4, 4)]]
+    inputs = [sn.tensor(w, requires_grad=True) for w in weights]
+    assert gradcheck(penalty, inputs, atol=1e-6, rtol=1e-4)
+
+
+@pytest.mark.parametrize(
+    "call,match",
+    [
+        (lambda: F.conv2d(sn.zeros(1, 3, 5, 5), sn.zeros(2, 4, 3, 3)), r"input has 3 channels but weight \(2, 4, 3, 3\) expects 4"),
+        (lambda: F.conv2d(sn.zeros(1, 1, 2, 2), sn.zeros(1, 1, 3, 3)), "kernel 3 .* larger than the padded input height 2"),
+        (lambda: F.conv2d(sn.zeros(1, 1, 5, 5), sn.zeros(1, 1, 3, 3), stride=0), r"stride must be positive, got \(0, 0\)"),
+        (lambda: F.conv2d(sn.zeros(1, 1, 5, 5), sn.zeros(1, 1, 3, 3), padding=-1), r"padding must be non-negative, got \(-1, -1\)"),
+        (lambda: F.conv2d(sn.zeros(1, 5, 5), sn.zeros(1, 1, 3, 3)), r"4-D input .* got shape \(1, 5, 5\)"),
+        (lambda: F.conv2d(sn.zeros(1, 2, 5, 5), sn.zeros(2, 1, 3, 3), groups=2), "groups"),
+        (lambda: F.conv2d(sn.zeros(1, 1, 5, 5), sn.zeros(2, 1, 3, 3), sn.zeros(3)), r"bias must have shape \(2,\)"),
+        (lambda: F.conv_transpose2d(sn.zeros(1, 2, 3, 3), sn.zeros(3, 1, 3, 3)), "input has 2 channels"),
+        (lambda: F.conv_transpose2d(sn.zeros(1, 1, 3, 3), sn.zeros(1, 1, 3, 3), stride=2, output_padding=2), "output_padding"),
+        (lambda: F.conv_transpose2d(sn.zeros(1, 1, 1, 1), sn.zeros(1, 1, 1, 1), padding=1), "leaves no output"),
+    ],
+)
+def test_bad_input_gets_a_clear_value_error(call, match):
+    with pytest.raises(ValueError, match=match):
+        call()
+
+
+def test_float32_stays_float32():
+    x = sn.randn(2, 3, 8, 8, requires_grad=True)
+    w = sn.randn(4, 3, 3, 3, requires_grad=True)
+    wt = sn.randn(4, 2, 4, 4, requires_grad=True)
+    y = F.conv_transpose2d(F.conv2d(x, w, padding=1), wt, stride=2, padding=1)
+    assert y.dtype == np.float32 and y.shape == (2, 2, 16, 16)
+    y.sum().backward()
+    assert x.grad.dtype == w.grad.dtype == wt.grad.dtype == np.float32
+
+
+# --------------------------------------------------------------------------- PyTorch conformance
+
+
+@settings(max_examples=25)
+@given(g=conv_geometry(max_batch=3, max_channels=3), seed=seeds)
+def test_conv2d_and_transpose_match_pytorch(g, seed):
+    torch = pytest.importorskip("torch")
+    kw = dict(stride=g["stride"], padding=g["padding"], dilation=g["dilation"])
+    x, w, b = normal(seed, g["x"]), normal(seed + 1, g["w"]), normal(seed + 2, g["w"][:1])
+    xs, ws, bs = (sn.tensor(a, requires_grad=True) for a in (x, w, b))
+    xt, wt, bt = (torch.tensor(a, requires_grad=True) for a in (x, w, b))
+    ys, yt = F.conv2d(xs, ws, bs, **kw), torch.nn.functional.conv2d(xt, wt, bt, **kw)
+    np.testing.assert_allclose(ys.numpy(), yt.detach().numpy(), rtol=1e-10, atol=1e-12)
+    gout = normal(seed + 3, ys.shape)
+    # first derivatives, then a second-order quantity (the squared input gradient) differentiated again
+    gs = sn.grad((ys * sn.tensor(gout)).sum(), [xs, ws, bs], create_graph=True)
+    gt = torch.autograd.grad((yt * torch.tensor(gout)).sum(), [xt, wt, bt], create_graph=True)
+    for a, t in zip(gs, gt):
+        np.testing.assert_allclose(a.numpy(), t.detach().numpy(), rtol=1e-10, atol=1e-12)
+    hs = sn.grad((gs[0] * gs[0]).sum() + (gs[1] * gs[1]).sum(), [xs, ws])
+    ht = torch.autograd.grad((gt[0] * gt[0]).sum() + (gt[1] * gt[1]).sum(), [xt, wt], allow_unused=True)
+    for a, t in zip(hs, ht):
+        np.testing.assert_allclose(a.numpy(), t.numpy(force=True) if t is not None else 0, rtol=1e-10, atol=1e-12)
+    # transposed convolution with the same geometry, weight (in=O, out=C), where it has an output
+    sizes = [(n - 1) * s - 2 * p + d * (k - 1) + 1 for n, s, p, d, k in zip(ys.shape[2:], *kw.values(), g["w"][2:])]
+    if min(sizes) <= 0:
+        return
+    z = normal(seed + 4, ys.shape)
+    ts = F.conv_transpose2d(sn.tensor(z), sn.tensor(w), None, kw["stride"], kw["padding"], 0, 1, kw["dilation"])
+    tt = torch.nn.functional.conv_transpose2d(torch.tensor(z), torch.tensor(w), None, kw["stride"], kw["padding"], 0, 1, kw["dilation"])
+    np.testing.assert_allclose(ts.numpy(), tt.numpy(), rtol=1e-10, atol=1e-12)
