@@ -8,11 +8,15 @@
 
 Where things live: ``tensor.py`` (the Tensor), ``autograd.py`` (Function and
 the backward engine), ``ops/`` (the differentiable primitives, math beside
-code), ``backend.py`` (NumPy/CuPy switch, devices, seeded RNG),
-``creation.py`` (tensor() and factories), ``testing.py`` (gradcheck).
+code), ``functional.py`` (PyTorch's F names), ``nn/`` (Module and layers),
+``optim/`` (optimizers), ``serialization.py`` (checkpoints),
+``backend.py`` (NumPy/CuPy switch, devices, seeded RNG), ``creation.py``
+(tensor() and factories), ``testing.py`` (gradcheck).
 """
 
-from . import backend, testing
+# Tensor first: it pulls in autograd and the ops in the one order that resolves their cycle.
+from .tensor import Tensor  # noqa: I001  (isort: skip)
+from . import backend, functional, nn, optim, testing
 from .autograd import Function, backward, enable_grad, grad, is_grad_enabled, no_grad
 from .backend import manual_seed
 from .creation import (
@@ -77,7 +81,7 @@ from .ops import (
     var,
     where,
 )
-from .tensor import Tensor
+from .serialization import load, save
 
 clip = clamp
 concat = concatenate = cat
