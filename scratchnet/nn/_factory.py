@@ -1,9 +1,12 @@
 """Making a layer's parameters: empty tensors of the right dtype and device, filled by ``init``."""
 
+import math
+
 import numpy as np
 
 from .. import backend
 from ..tensor import Tensor
+from . import init
 from .parameter import Parameter
 
 
@@ -20,3 +23,17 @@ def new_parameter(*shape, device=None, dtype=None):
 def new_buffer(array, device=None):
     """A buffer Tensor on the current backend (or ``device``)."""
     return Tensor(backend.on_current_device(array) if device is None else backend.to_device(array, device))
+
+
+def default_init(module):
+    """PyTorch's default for Linear and Conv: weight and bias ~ U(-1/sqrt(fan_in), 1/sqrt(fan_in)).
+
+    PyTorch spells the weight's part as ``kaiming_uniform_(a=sqrt(5))``; fan_in
+    is the weight's dim 1 times its kernel size (for ConvTranspose2d that is
+    out_channels * kh * kw, as in PyTorch).
+    """
+    init.kaiming_uniform_(module.weight, a=math.sqrt(5))
+    if module.bias is not None:
+        fan_in, _ = init._calculate_fan_in_and_fan_out(module.weight)
+        bound = 1 / math.sqrt(fan_in) if fan_in > 0 else 0
+        init.uniform_(module.bias, -bound, bound)

@@ -5,12 +5,9 @@ Conv2d's weight is (out_channels, in_channels, kh, kw); ConvTranspose2d's is
 going from out_channels back to in_channels.
 """
 
-import math
-
 from .. import functional as F
 from ..ops.conv import _pair
-from . import init
-from ._factory import new_parameter
+from ._factory import default_init, new_parameter
 from .module import Module
 
 
@@ -49,12 +46,7 @@ class _ConvNd(Module):
         self.reset_parameters()
 
     def reset_parameters(self):
-        # as PyTorch: U(-1/sqrt(fan_in), 1/sqrt(fan_in)) with fan_in from the weight's dim 1
-        init.kaiming_uniform_(self.weight, a=math.sqrt(5))
-        if self.bias is not None:
-            fan_in, _ = init._calculate_fan_in_and_fan_out(self.weight)
-            bound = 1 / math.sqrt(fan_in) if fan_in > 0 else 0
-            init.uniform_(self.bias, -bound, bound)
+        default_init(self)
 
     def _check_input(self, input):
         if input.ndim != 4:

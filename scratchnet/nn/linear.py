@@ -1,10 +1,7 @@
 """``Linear``: y = x W^T + b, with W of shape (out_features, in_features) as in PyTorch."""
 
-import math
-
 from .. import functional as F
-from . import init
-from ._factory import new_parameter
+from ._factory import default_init, new_parameter
 from .module import Module
 
 
@@ -23,11 +20,7 @@ class Linear(Module):
         self.reset_parameters()
 
     def reset_parameters(self):
-        # kaiming_uniform_ with a=sqrt(5) is PyTorch's way of saying U(-1/sqrt(fan_in), 1/sqrt(fan_in))
-        init.kaiming_uniform_(self.weight, a=math.sqrt(5))
-        if self.bias is not None:
-            bound = 1 / math.sqrt(self.in_features) if self.in_features > 0 else 0
-            init.uniform_(self.bias, -bound, bound)
+        default_init(self)
 
     def forward(self, input):
         if input.ndim == 0 or input.shape[-1] != self.in_features:

@@ -86,7 +86,7 @@ class Conv2d(Function):
         self.geo = geo
 
     def forward(self, x, w):
-        (o, c, kh, kw), (n, _, h, wd) = w.shape, x.shape
+        (o, _, kh, kw), (n, _, h, wd) = w.shape, x.shape
         (sh, sw), (ph, pw), (dh, dw) = self.geo
         ho, wo = _conv_out(h, kh, sh, ph, dh), _conv_out(wd, kw, sw, pw, dw)
         cols = _im2col(x, (kh, kw), (ho, wo), self.geo)

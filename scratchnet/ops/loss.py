@@ -60,6 +60,16 @@ def _check_same_shape(input, target, fn):
         )
 
 
+def _check_float_pair(input, target, reduction, fn):
+    """The checks every elementwise float loss makes: reduction, types, dtypes, equal shapes."""
+    _check_reduction(reduction, fn)
+    _check_tensor(input, "input", fn)
+    _check_tensor(target, "target", fn)
+    _check_float(input, "input", fn)
+    _check_float(target, "target", fn)
+    _check_same_shape(input, target, fn)
+
+
 def _check_broadcasts_to(t, shape, what, fn):
     try:
         ok = np.broadcast_shapes(tuple(t.shape), tuple(shape)) == tuple(shape)
@@ -219,12 +229,7 @@ class BinaryCrossEntropy(Function):
 def binary_cross_entropy(input, target, weight=None, *, reduction="mean"):
     """-weight * (t log x + (1 - t) log(1 - x)) for probabilities x in [0, 1], logs clamped at -100."""
     fn = "binary_cross_entropy"
-    _check_reduction(reduction, fn)
-    _check_tensor(input, "input", fn)
-    _check_tensor(target, "target", fn)
-    _check_float(input, "input", fn)
-    _check_float(target, "target", fn)
-    _check_same_shape(input, target, fn)
+    _check_float_pair(input, target, reduction, fn)
     if weight is not None:
         _check_broadcasts_to(weight, input.shape, "weight", fn)
     x = input.data
@@ -261,12 +266,7 @@ def binary_cross_entropy_with_logits(input, target, weight=None, *, reduction="m
     Written as ``max(x, 0) - x t + log1p(e**-|x|) + (p - 1) t softplus(-x)``: finite and exact for any |x|.
     """
     fn = "binary_cross_entropy_with_logits"
-    _check_reduction(reduction, fn)
-    _check_tensor(input, "input", fn)
-    _check_tensor(target, "target", fn)
-    _check_float(input, "input", fn)
-    _check_float(target, "target", fn)
-    _check_same_shape(input, target, fn)
+    _check_float_pair(input, target, reduction, fn)
     if weight is not None:
         _check_broadcasts_to(weight, input.shape, "weight", fn)
     loss = BinaryCrossEntropyWithLogits()(input, target)

@@ -6,7 +6,6 @@ import numpy as np
 import pytest
 
 import scratchnet as sn
-import scratchnet.functional as F
 import scratchnet.nn as nn
 from scratchnet.testing import gradcheck, gradgradcheck
 
