@@ -71,10 +71,15 @@ def _scatter(g, win, weight):
 
 
 class MaxPool2d(Function):
-    """y = the max of each window (padding counts as -inf);  dx = dy sent to each window's arg-max."""
+    """y = the max of each window (padding counts as -inf);  dx = dy sent to each window's arg-max.
 
-    __slots__ = ("win", "arg")
-    saved = ("arg",)
+    The forward is a running ``maximum`` over the kernel offsets (NaN
+    propagates, as in PyTorch); only a backward pass works out where each
+    maximum came from.
+    """
+
+    __slots__ = ("win",)
+    uses_output = True
 
     def __init__(self, win):
         self.win = win
@@ -82,54 +87,66 @@ class MaxPool2d(Function):
     def forward(self, x):
         xp = array_module(x)
         x_pad = _pad(x, self.win, -xp.inf)
-        y = arg = None
-        for k, sl in _offsets(self.win):
-            v = x_pad[sl]
-            if y is None:
-                y, arg = v.copy(), xp.zeros(v.shape, dtype=xp.int16)
-                continue
-            better = (v > y) | xp.isnan(v)  # the first maximum wins; NaN propagates, as in PyTorch
-            y = xp.where(better, v, y)
-            arg = xp.where(better, xp.int16(k), arg)
-        self.arg = arg
+        y = None
+        for _, sl in _offsets(self.win):
+            y = x_pad[sl].copy() if y is None else xp.maximum(y, x_pad[sl], out=y)
         return y
 
     def backward(self, gy):
-        return MaxPoolScatter(self.win, self.arg)(gy)
+        return MaxPoolScatter(self.win, _argmax_masks(self.inputs[0].data, self._out_data, self.win))(gy)
+
+
+def _argmax_masks(x, y, win):
+    """One boolean mask per kernel offset: where that offset holds its window's first maximum."""
+    xp = array_module(x)
+    x_pad = _pad(x, win, -xp.inf)
+    nan = xp.isnan(y)
+    has_nan = bool(nan.any())
+    found = xp.zeros(y.shape, dtype=bool)
+    masks = []
+    for _, sl in _offsets(win):
+        v = x_pad[sl]
+        hit = v == y
+        if has_nan:  # a NaN window's gradient goes to its first NaN
+            hit |= nan & xp.isnan(v)
+        hit &= ~found
+        found |= hit
+        masks.append(hit)
+    return masks
 
 
 class MaxPoolScatter(Function):
     """dx of max pooling: g added at each window's arg-max;  its own backward gathers from there."""
 
-    __slots__ = ("win", "arg")
-    saved = ("arg",)
+    __slots__ = ("win", "masks")
+    saved = ("masks",)
 
-    def __init__(self, win, arg):
+    def __init__(self, win, masks):
         self.win = win
-        self.arg = arg
+        self.masks = masks
 
     def forward(self, g):
-        return _scatter(g, self.win, lambda k: self.arg == k)
+        return _scatter(g, self.win, lambda k: self.masks[k])
 
     def backward(self, gg):
-        return MaxPoolGather(self.win, self.arg)(gg)
+        return MaxPoolGather(self.win, self.masks)(gg)
 
 
 class MaxPoolGather(Function):
     """y = x read at each window's (fixed) arg-max;  its backward scatters back there."""
 
-    __slots__ = ("win", "arg")
-    saved = ("arg",)
+    __slots__ = ("win", "masks")
+    saved = ("masks",)
 
-    def __init__(self, win, arg):
+    def __init__(self, win, masks):
         self.win = win
-        self.arg = arg
+        self.masks = masks
 
     def forward(self, x):
-        return _gather(x, self.win, lambda k: self.arg == k)
+        return _gather(x, self.win, lambda k: self.masks[k])
 
     def backward(self, gy):
-        return MaxPoolScatter(self.win, self.arg)(gy)
+        return MaxPoolScatter(self.win, self.masks)(gy)
 
 
 # --------------------------------------------------------------------------- average pooling
