@@ -184,14 +184,16 @@ def amin(input, dim=None, keepdim=False):
 MaxMin = namedtuple("MaxMin", ["values", "indices"])
 
 
-def _extreme_along(input, dim, keepdim, op, caller=None):
-    caller = caller or op
+def _index_along(input, dim, op, caller):
+    """(axis, arg-max/arg-min along it with keepdims); a 0-d input counts as one element."""
     axis = normalize_dim(dim, input.ndim, caller)
     _check_nonempty(input, (axis,) if input.ndim else (), caller)
-    x = input.data
-    if x.ndim == 0:
-        x = x.reshape(1)
-    index = (x.argmax if op == "max" else x.argmin)(axis=axis, keepdims=True)
+    x = input.data if input.ndim else input.data.reshape(1)
+    return axis, (x.argmax if op == "max" else x.argmin)(axis=axis, keepdims=True)
+
+
+def _extreme_along(input, dim, keepdim, op):
+    axis, index = _index_along(input, dim, op, op)
     if input.ndim == 0:
         return MaxMin(input, Tensor(index.reshape(())))
     values = ValueAtIndex(axis, index, keepdim)(input)
@@ -227,15 +229,20 @@ def logsumexp(input, dim, keepdim=False):
     return LogSumExp(normalize_dims(dim, input.ndim, "logsumexp"), keepdim)(input)
 
 
+def _arg(input, dim, keepdim, op, caller):
+    if dim is None:
+        return Tensor(array_module(input.data).asarray((input.data.argmax if op == "max" else input.data.argmin)()))
+    axis, index = _index_along(input, dim, op, caller)
+    if input.ndim == 0:
+        return Tensor(index.reshape(()))
+    return Tensor(index if keepdim else index.squeeze(axis))
+
+
 def argmax(input, dim=None, keepdim=False):
     """Index of the max (flattened when ``dim`` is None); not differentiable."""
-    if dim is None:
-        return Tensor(array_module(input.data).asarray(input.data.argmax()))
-    return _extreme_along(input, dim, keepdim, "max", "argmax").indices
+    return _arg(input, dim, keepdim, "max", "argmax")
 
 
 def argmin(input, dim=None, keepdim=False):
     """Index of the min (flattened when ``dim`` is None); not differentiable."""
-    if dim is None:
-        return Tensor(array_module(input.data).asarray(input.data.argmin()))
-    return _extreme_along(input, dim, keepdim, "min", "argmin").indices
+    return _arg(input, dim, keepdim, "min", "argmin")

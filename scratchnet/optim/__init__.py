@@ -19,3 +19,4 @@ from .rmsprop import RMSprop
 from .sgd import SGD
 
 __all__ = ["Optimizer", "SGD", "Adam", "AdamW", "RMSprop"]
+from . import lr_scheduler  # noqa: E402

@@ -1,0 +1,5 @@
+"""Models built from ``scratchnet.nn``: one file per family (cnn; later gan, vae)."""
+
+from .cnn import CNN
+
+__all__ = ["CNN"]
