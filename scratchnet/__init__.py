@@ -16,7 +16,7 @@ code), ``functional.py`` (PyTorch's F names), ``nn/`` (Module and layers),
 
 # Tensor first: it pulls in autograd and the ops in the one order that resolves their cycle.
 from .tensor import Tensor  # noqa: I001  (isort: skip)
-from . import backend, functional, nn, optim, testing
+from . import backend, data, functional, nn, optim, testing
 from .autograd import Function, backward, enable_grad, grad, is_grad_enabled, no_grad
 from .backend import manual_seed
 from .creation import (

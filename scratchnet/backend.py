@@ -183,3 +183,15 @@ def generator(name=None):
         _generators[name] = gen
     return gen
 
+
+
+def get_rng_state():
+    """The NumPy generator's state as plain numbers (savable with ``scratchnet.save``), to resume a run exactly."""
+    return {"seed": -1 if _seed is None else _seed, "numpy": generator("numpy").bit_generator.state}
+
+
+def set_rng_state(state):
+    """Restore a state taken by ``get_rng_state``."""
+    global _seed
+    _seed = None if state["seed"] == -1 else int(state["seed"])
+    generator("numpy").bit_generator.state = state["numpy"]

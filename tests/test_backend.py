@@ -104,3 +104,14 @@ def test_mixing_devices_names_both():
     b = sn.tensor([1.0, 2.0]).cuda()
     with pytest.raises(RuntimeError, match="cpu and cuda:0"):
         a + b
+
+
+def test_rng_state_round_trip_through_a_checkpoint(tmp_path):
+    sn.manual_seed(5)
+    sn.randn(3)
+    state = backend.get_rng_state()
+    sn.save(state, tmp_path / "rng.npz")
+    expected = sn.randn(4).numpy()
+    sn.manual_seed(99)
+    backend.set_rng_state(sn.load(tmp_path / "rng.npz"))
+    np.testing.assert_array_equal(sn.randn(4).numpy(), expected)
