@@ -138,9 +138,9 @@ def report(args, train_set, test_set, preds, history, test_loss, test_acc, n_par
         plot_curves(f"{out}/curves.png", history, [("loss", ["train_loss", "test_loss"]),
                                                   ("accuracy", ["train_accuracy", "test_accuracy"])],
                     f"CNN on {args.data}")
-    show = np.arange(min(60, len(preds)))
-    wrong = np.flatnonzero(preds != labels)[:20]  # every mistake shown is marked red
-    show = np.unique(np.concatenate([show[: 60 - len(wrong)], wrong]))
+    wrong = np.flatnonzero(preds != labels)[:20]  # mistakes first (marked red), then an even spread
+    spread = np.linspace(0, len(preds) - 1, min(len(preds), 60 - len(wrong))).astype(int)
+    show = np.unique(np.concatenate([spread, wrong]))[:60]
     titles = [classes[preds[i]] if preds[i] == labels[i] else f"{classes[preds[i]]} ({classes[labels[i]]})"
               for i in show]
     colors = ["black" if preds[i] == labels[i] else "red" for i in show]

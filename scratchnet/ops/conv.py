@@ -70,7 +70,7 @@ def _col2im(cols, out_shape, kernel, in_hw, geo, output_padding=(0, 0)):
     for i in range(kh):
         for j in range(kw):
             full[:, :, i * dh : i * dh + sh * (h - 1) + 1 : sh, j * dw : j * dw + sw * (w - 1) + 1 : sw] += cols[:, i, j]
-    return full[:, :, ph : ph + hout, pw : pw + wout].transpose(1, 0, 2, 3)
+    return xp.ascontiguousarray(full[:, :, ph : ph + hout, pw : pw + wout].transpose(1, 0, 2, 3))
 
 
 def _conv_out(size, k, s, p, d):
@@ -91,7 +91,9 @@ class Conv2d(Function):
         ho, wo = _conv_out(h, kh, sh, ph, dh), _conv_out(wd, kw, sw, pw, dw)
         cols = _im2col(x, (kh, kw), (ho, wo), self.geo)
         y = w.reshape(o, -1) @ cols  # (O, N*Ho*Wo): the one GEMM
-        return y.reshape(o, n, ho, wo).transpose(1, 0, 2, 3)
+        # contiguous NCHW: later elementwise ops keep their input's memory order, so a transposed
+        # view here would make every op downstream stride through memory
+        return array_module(y).ascontiguousarray(y.reshape(o, n, ho, wo).transpose(1, 0, 2, 3))
 
     def backward(self, gy):
         x, w = self.inputs

@@ -57,10 +57,22 @@ def _gather(x, win, weight):
     return y
 
 
+def _tiles(win):
+    """True when the windows tile the input exactly (stride = kernel, no padding or dilation, sizes divisible)."""
+    return (win.stride == win.kernel and win.padding == (0, 0) and win.dilation == (1, 1)
+            and all(n * k == size for n, k, size in zip(win.out_hw, win.kernel, win.in_hw)))
+
+
 def _scatter(g, win, weight):
     """The adjoint of _gather: x_pad[slice k] += weight(k) * g for every offset k, then crop the padding."""
     xp = array_module(g)
     (ph, pw), (eh, ew), (h, w) = win.padding, win.extra, win.in_hw
+    if _tiles(win):  # each input element is in exactly one window: write, don't add
+        (kh, kw), (ho, wo) = win.kernel, win.out_hw
+        out = xp.empty(g.shape[:2] + (ho, kh, wo, kw), dtype=g.dtype)
+        for k, _ in _offsets(win):
+            xp.multiply(g, weight(k), out=out[:, :, :, k // kw, :, k % kw])
+        return out.reshape(g.shape[:2] + (h, w))
     x_pad = xp.zeros(g.shape[:2] + (h + 2 * ph + eh, w + 2 * pw + ew), dtype=g.dtype)
     for k, sl in _offsets(win):
         x_pad[sl] += weight(k) * g
