@@ -105,7 +105,7 @@ def main(argv=None):
             seen += n
             loss_sum += loss.item() * n
             correct += int((logits.argmax(dim=1) == y).numpy().sum())
-            bar.set_postfix(loss=f"{loss_sum / seen:.4f}", acc=f"{correct / seen:.4f}")
+            bar.set_postfix(loss=f"{loss_sum / seen:.4f}", acc=f"{correct / seen:.4f}", refresh=False)
         test_loss, test_acc, _ = evaluate(model, test_loader)
         seconds += time.perf_counter() - started
         history.append({"epoch": epoch + 1, "train_loss": loss_sum / seen, "train_accuracy": correct / seen,
