@@ -27,7 +27,7 @@ def base_parser(description, *, out, epochs, batch_size, lr):
     p.add_argument("--data-dir", default=None, help="folder holding the dataset's IDX files (else the usual places)")
     p.add_argument("--epochs", type=int, default=epochs, help="training epochs")
     p.add_argument("--batch-size", type=int, default=batch_size, help="samples per step")
-    p.add_argument("--lr", type=float, default=lr, help="learning rate")
+    p.add_argument("--lr", type=float, default=lr, help="learning rate" + ("" if lr else " (default: the model's own)"))
     p.add_argument("--backend", default="numpy", choices=sn.backend.BACKENDS, help="numpy (CPU) or cupy (GPU)")
     p.add_argument("--seed", type=int, default=0, help="seed of every random draw")
     p.add_argument("--out", default=out, help="folder for metrics.json, the PNGs and the checkpoint")
@@ -41,7 +41,7 @@ def check_args(parser, args):
     for name in ("epochs", "batch_size"):
         if getattr(args, name) < 1:
             parser.error(f"--{name.replace('_', '-')} must be at least 1, got {getattr(args, name)}")
-    if args.lr <= 0:
+    if args.lr is not None and args.lr <= 0:
         parser.error(f"--lr must be positive, got {args.lr}")
     if args.limit is not None and args.limit < 1:
         parser.error(f"--limit must be at least 1, got {args.limit}")

@@ -63,7 +63,8 @@ def main(argv=None):
     parser, args = parse_args(argv)
     train_set, test_set = load_data(parser, args)
     pixels = train_set.images.astype(np.float32) / 255
-    normalize = data.transforms.Normalize(float(pixels.mean()), float(pixels.std()))
+    mean_std = [float(pixels.mean()), float(pixels.std())]  # saved with the model: users of it need them
+    normalize = data.transforms.Normalize(*mean_std)
     augment = [] if args.no_augment else [data.transforms.RandomShift(2)]
     train_loader = data.DataLoader(train_set, args.batch_size, shuffle=True, seed=args.seed,
                                    transform=data.transforms.Compose(augment + [normalize]))
@@ -114,7 +115,7 @@ def main(argv=None):
                   f"test loss {test_loss:.4f} acc {test_acc:.4f} | {seconds:.0f} s")
         save_checkpoint(args, config, model=model.state_dict(), optimizer=optimizer.state_dict(),
                         schedule=schedule.state_dict(), loader=train_loader.state_dict(),
-                        rng=sn.backend.get_rng_state(), history=history,
+                        rng=sn.backend.get_rng_state(), normalize=mean_std, history=history,
                         epoch=epoch + 1, seconds=seconds)
 
     test_loss, test_acc, preds = evaluate(model, test_loader)

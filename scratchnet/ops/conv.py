@@ -61,15 +61,18 @@ def _im2col(x, kernel, out_hw, geo):
 
 
 def _col2im(cols, out_shape, kernel, in_hw, geo, output_padding=(0, 0)):
-    """Adjoint of _im2col: cols (C, kh, kw, N, H, W) added into an (N, C, Hout, Wout) image."""
+    """Adjoint of _im2col: cols (kh, kw, C, N, H, W) added into an (N, C, Hout, Wout) image.
+
+    Kernel offsets lead, so each offset's block ``cols[i, j]`` is contiguous.
+    """
     xp = array_module(cols)
-    c, kh, kw, n, h, w = cols.shape
+    kh, kw, c, n, h, w = cols.shape
     (sh, sw), (ph, pw), (dh, dw) = geo
     hout, wout = out_shape
     full = xp.zeros((c, n, hout + 2 * ph, wout + 2 * pw), dtype=cols.dtype)
     for i in range(kh):
         for j in range(kw):
-            full[:, :, i * dh : i * dh + sh * (h - 1) + 1 : sh, j * dw : j * dw + sw * (w - 1) + 1 : sw] += cols[:, i, j]
+            full[:, :, i * dh : i * dh + sh * (h - 1) + 1 : sh, j * dw : j * dw + sw * (w - 1) + 1 : sw] += cols[i, j]
     return xp.ascontiguousarray(full[:, :, ph : ph + hout, pw : pw + wout].transpose(1, 0, 2, 3))
 
 
@@ -130,8 +133,9 @@ class ConvTranspose2d(Function):
         hout = (h - 1) * sh - 2 * ph + dh * (kh - 1) + oph + 1
         wout = (wd - 1) * sw - 2 * pw + dw * (kw - 1) + opw + 1
         zm = z.transpose(1, 0, 2, 3).reshape(i_ch, n * h * wd)
-        cols = w.reshape(i_ch, o * kh * kw).T @ zm  # (O*kh*kw, N*H*W): the one GEMM
-        return _col2im(cols.reshape(o, kh, kw, n, h, wd), (hout, wout), (kh, kw), (h, wd), self.geo)
+        wm = w.transpose(0, 2, 3, 1).reshape(i_ch, kh * kw * o)  # rows of cols ordered (kh, kw, O)
+        cols = wm.T @ zm  # (kh*kw*O, N*H*W): the one GEMM
+        return _col2im(cols.reshape(kh, kw, o, n, h, wd), (hout, wout), (kh, kw), (h, wd), self.geo)
 
     def backward(self, gy):
         z, w = self.inputs
