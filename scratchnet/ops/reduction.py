@@ -11,7 +11,7 @@ from ..autograd import Function
 from ..backend import array_module
 from ..tensor import Tensor
 from ._helpers import keepdim_shape, normalize_dim, normalize_dims
-from .elementwise import exp
+from .elementwise import exp, maximum, minimum
 from .shape import broadcast_to, reshape
 
 
@@ -204,8 +204,6 @@ def max(input, dim=None, keepdim=False):
     """``max(x)``: the largest value; ``max(x, dim)``: a (values, indices) pair, as in PyTorch;
     ``max(x, other)``: the elementwise maximum."""
     if isinstance(dim, Tensor):
-        from .elementwise import maximum
-
         return maximum(input, dim)
     if dim is None:
         return amax(input)
@@ -216,8 +214,6 @@ def min(input, dim=None, keepdim=False):
     """``min(x)``: the smallest value; ``min(x, dim)``: a (values, indices) pair, as in PyTorch;
     ``min(x, other)``: the elementwise minimum."""
     if isinstance(dim, Tensor):
-        from .elementwise import minimum
-
         return minimum(input, dim)
     if dim is None:
         return amin(input)
