@@ -569,3 +569,11 @@ def test_reshape_to_an_incompatible_size_raises(shape, data):
 def test_float_index_array_raises_index_error(index):
     with pytest.raises(IndexError, match=r"^getitem: index arrays must be integer or boolean"):
         sn.tensor(normal(0, (3, 2)))[index]
+
+
+@given(shapes(), seeds)
+def test_cast_function_first_and_second_order(shape, seed):
+    """Cast's backward casts the gradient back; checked in float64 (a float32 round trip would need looser tolerances)."""
+    from scratchnet.ops.shape import Cast
+
+    check(lambda t: Cast(np.dtype(np.float64))(t) * t, normal(seed, shape))
