@@ -1,6 +1,7 @@
-"""Models built from ``scratchnet.nn``: one file per family (cnn; later gan, vae)."""
+"""Models built from ``scratchnet.nn``: one file per family (cnn, gan, vae)."""
 
-from . import gan
+from . import gan, vae
 from .cnn import CNN
+from .vae import MLPVAE, ConvVAE
 
-__all__ = ["CNN", "gan"]
+__all__ = ["CNN", "MLPVAE", "ConvVAE", "gan", "vae"]
