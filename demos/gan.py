@@ -123,10 +123,12 @@ def main(argv=None):
             d_sum, d_count = d_sum + d_value, d_count + 1
             if step % n_critic == 0:
                 fake = G(sn.randn(n, args.latent))
+                D.requires_grad_(False)  # G's step needs D's input gradient only, not its weight gradients
                 g_loss = gan.g_loss_bce(D(fake)) if args.loss != "wgan-gp" else gan.g_loss_wgan(D(fake))
                 opt_g.zero_grad()
                 g_loss.backward()
                 opt_g.step()
+                D.requires_grad_(True)
                 g_value = g_loss.item()
                 stop_if_diverged(g_value, "generator", step, epoch, args)
                 g_sum, g_count = g_sum + g_value, g_count + 1

@@ -34,10 +34,12 @@ LOSSES = ("bce", "wgan-gp", "r1")
 
 # Adam settings per loss: beta1 = 0.5 (Radford et al. 2015) damps momentum against the moving
 # target of the other network; WGAN-GP uses lr 1e-4 and beta2 = 0.9 (Gulrajani et al. 2017).
+# lr 5e-4 rather than DCGAN's 2e-4: with ~3,000 steps (25 epochs of mnist10k) it gets further in
+# the same time (PyTorch twin, 20 epochs: classifier score 6.35 vs 5.9, FID 171 vs ~225).
 OPTIMIZER_SETTINGS = {
-    "bce": dict(lr=2e-4, betas=(0.5, 0.999)),
+    "bce": dict(lr=5e-4, betas=(0.5, 0.999)),
     "wgan-gp": dict(lr=1e-4, betas=(0.5, 0.9)),
-    "r1": dict(lr=2e-4, betas=(0.5, 0.999)),
+    "r1": dict(lr=5e-4, betas=(0.5, 0.999)),
 }
 # Discriminator steps per generator step: a Wasserstein critic must be near-optimal for its
 # score difference to estimate the distance, so it trains 5 times as often.
