@@ -11,12 +11,14 @@ the backward engine), ``ops/`` (the differentiable primitives, math beside
 code), ``functional.py`` (PyTorch's F names), ``nn/`` (Module and layers),
 ``optim/`` (optimizers), ``serialization.py`` (checkpoints),
 ``backend.py`` (NumPy/CuPy switch, devices, seeded RNG), ``creation.py``
-(tensor() and factories), ``testing.py`` (gradcheck).
+(tensor() and factories), ``testing.py`` (gradcheck), ``anomaly.py``
+(detect_anomaly: the first op that makes a NaN/inf).
 """
 
 # Tensor first: it pulls in autograd and the ops in the one order that resolves their cycle.
 from .tensor import Tensor  # noqa: I001  (isort: skip)
 from . import backend, data, functional, nn, optim, testing
+from .anomaly import AnomalyError, detect_anomaly, is_anomaly_enabled
 from .autograd import Function, backward, enable_grad, grad, is_grad_enabled, no_grad
 from .backend import manual_seed
 from .creation import (

@@ -13,6 +13,10 @@ The engine never recurses: it pops functions from a heap ordered by
 function's inputs). Every consumer of a tensor has a larger generation than its
 creator, so when a function is popped, all gradient contributions to its output
 have arrived and been summed.
+
+Anomaly mode (``detect_anomaly``, in anomaly.py) hooks in at two places: after
+each forward in ``Function.__call__`` and around each backward in the engine;
+when it is off, each costs one flag test.
 """
 
 import functools
@@ -21,9 +25,11 @@ import weakref
 
 import numpy as np
 
+from . import anomaly as _anomaly  # its checks run only in anomaly mode (reads our flag at call time)
 from .backend import array_module, device_of
 
 _grad_enabled = True
+_anomaly_enabled = False  # set by detect_anomaly (anomaly.py); one check per op when off
 
 
 def is_grad_enabled():
@@ -81,10 +87,11 @@ class Function:
     Tensor (only for classes with ``uses_output = True``) and
     ``self.needs[i]`` says whether input i needs a gradient at all. Slots
     that hold arrays kept only for backward are named in ``saved`` so that
-    they are freed with the graph.
+    they are freed with the graph. ``_created_at`` is set only in anomaly
+    mode (where the user's code made the op).
     """
 
-    __slots__ = ("inputs", "generation", "needs", "_out", "_out_data")
+    __slots__ = ("inputs", "generation", "needs", "_out", "_out_data", "_created_at")
     uses_output = False  # True: keep a reference to the output for backward
     saved = ()  # names of slots holding arrays saved for backward, freed with the graph
 
@@ -105,6 +112,8 @@ class Function:
             raise _op_error(self.name, inputs, e) from e
         if isinstance(y, np.generic):  # NumPy reductions return scalars; keep arrays
             y = np.asarray(y)
+        if _anomaly_enabled:
+            _anomaly.after_forward(self, inputs, y)
         out = Tensor(y)
         if _grad_enabled:
             needs = tuple([x._rg for x in inputs])
@@ -241,6 +250,7 @@ def _run_backward(roots, root_grads, retain_graph, create_graph, targets=None):
     ``targets`` are run and their gradients are returned (``grad``).
     """
     global _grad_enabled
+    anomaly = _anomaly_enabled  # checks after each backward (detect_anomaly)
     grads = {}  # Function -> gradient of its output, summed over consumers
     heap = []  # (-generation, tie-breaker, Function): latest generation first
     count = 0
@@ -274,6 +284,8 @@ def _run_backward(roots, root_grads, retain_graph, create_graph, targets=None):
     to_release = []
     saved_mode = _grad_enabled
     _grad_enabled = bool(create_graph)
+    if anomaly:
+        _anomaly.engine_enter()
     try:
         for t, g in zip(roots, root_grads):
             c = t.creator
@@ -293,7 +305,7 @@ def _run_backward(roots, root_grads, retain_graph, create_graph, targets=None):
             if inputs is None:
                 raise RuntimeError(_FREED.format(op=type(f).__name__))
             if results is None:
-                gxs = f.backward(gy)
+                gxs = _anomaly.run_backward(f, gy) if anomaly else f.backward(gy)
             else:
                 i = target_creators.get(f)
                 if i is not None:
@@ -306,7 +318,7 @@ def _run_backward(roots, root_grads, retain_graph, create_graph, targets=None):
                     [id(x) in target_ids or x.creator in needed or x.creator in target_creators for x in inputs]
                 )
                 try:
-                    gxs = f.backward(gy)
+                    gxs = _anomaly.run_backward(f, gy) if anomaly else f.backward(gy)
                     needs = f.needs
                 finally:
                     f.needs = recorded
@@ -343,6 +355,8 @@ def _run_backward(roots, root_grads, retain_graph, create_graph, targets=None):
                     f.release()
     finally:
         _grad_enabled = saved_mode
+        if anomaly:
+            _anomaly.engine_exit()
     for f in to_release:
         f.release()
     return results
