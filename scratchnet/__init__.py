@@ -12,12 +12,13 @@ code), ``functional.py`` (PyTorch's F names), ``nn/`` (Module and layers),
 ``optim/`` (optimizers), ``serialization.py`` (checkpoints),
 ``backend.py`` (NumPy/CuPy switch, devices, seeded RNG), ``creation.py``
 (tensor() and factories), ``testing.py`` (gradcheck), ``anomaly.py``
-(detect_anomaly: the first op that makes a NaN/inf).
+(detect_anomaly: the first op that makes a NaN/inf), ``viz.py`` (the graph
+behind a tensor as Graphviz DOT or a text outline).
 """
 
 # Tensor first: it pulls in autograd and the ops in the one order that resolves their cycle.
 from .tensor import Tensor  # noqa: I001  (isort: skip)
-from . import backend, data, functional, nn, optim, testing
+from . import backend, data, functional, nn, optim, testing, viz
 from .anomaly import AnomalyError, detect_anomaly, is_anomaly_enabled
 from .autograd import Function, backward, enable_grad, grad, is_grad_enabled, no_grad
 from .backend import manual_seed
