@@ -33,6 +33,7 @@ def base_parser(description, *, out, epochs, batch_size, lr):
     p.add_argument("--out", default=out, help="folder for metrics.json, the PNGs and the checkpoint")
     p.add_argument("--resume", action="store_true", help="continue from the checkpoint in --out")
     p.add_argument("--limit", type=int, default=None, help="use only the first N train and test images (smoke tests)")
+    p.add_argument("--graph", action="store_true", help="write the first training step's graph to OUT/graph.dot, .txt")
     return p
 
 
@@ -71,6 +72,23 @@ def progress(iterable, desc):
     from tqdm import tqdm
 
     return tqdm(iterable, desc=desc, leave=True, dynamic_ncols=True, mininterval=0.5 if sys.stderr.isatty() else 5)
+
+
+def write_graph(args, loss, params, name="graph"):
+    """With --graph, write the graph behind ``loss`` to OUT/<name>.dot and OUT/<name>.txt, once per run.
+
+    Call it before ``loss.backward()`` (which frees the graph); later calls with the same name do nothing,
+    so the training loop can call it every step. Render the DOT with ``dot -Tsvg graph.dot -o graph.svg``.
+    """
+    written = vars(args).setdefault("_graphs_written", set())
+    if not args.graph or name in written:
+        return
+    written.add(name)
+    out = Path(args.out)
+    params = dict(params.named_parameters() if hasattr(params, "named_parameters") else params)
+    (out / f"{name}.dot").write_text(sn.viz.graph(loss, params))
+    (out / f"{name}.txt").write_text(sn.viz.outline(loss, params))
+    print(f"wrote {out}/{name}.dot and {name}.txt (draw it with: dot -Tsvg {out}/{name}.dot -o {out}/{name}.svg)")
 
 
 # --------------------------------------------------------------------------- checkpoints and JSON

@@ -25,6 +25,7 @@ from _common import (
     progress,
     pyplot,
     save_checkpoint,
+    write_graph,
     write_json,
 )
 
@@ -98,6 +99,7 @@ def main(argv=None):
         for x, y in bar:
             logits = model(x)
             loss = F.cross_entropy(logits, y)
+            write_graph(args, loss, model)
             optimizer.zero_grad()
             loss.backward()
             optimizer.step()

@@ -32,6 +32,7 @@ from _common import (
     plot_curves,
     progress,
     save_checkpoint,
+    write_graph,
     write_json,
 )
 
@@ -115,6 +116,7 @@ def main(argv=None):
             with sn.no_grad():
                 fake = G(sn.randn(n, args.latent))
             d_loss = discriminator_loss(args.loss, D, real, fake)
+            write_graph(args, d_loss, D.named_parameters("D"))
             opt_d.zero_grad()
             d_loss.backward()
             opt_d.step()
@@ -125,6 +127,7 @@ def main(argv=None):
                 fake = G(sn.randn(n, args.latent))
                 D.requires_grad_(False)  # G's step needs D's input gradient only, not its weight gradients
                 g_loss = gan.g_loss_bce(D(fake)) if args.loss != "wgan-gp" else gan.g_loss_wgan(D(fake))
+                write_graph(args, g_loss, [*G.named_parameters("G"), *D.named_parameters("D")], name="graph_g")
                 opt_g.zero_grad()
                 g_loss.backward()
                 opt_g.step()

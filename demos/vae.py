@@ -36,6 +36,7 @@ from _common import (
     progress,
     pyplot,
     save_checkpoint,
+    write_graph,
     write_json,
 )
 
@@ -139,6 +140,7 @@ def main(argv=None):
         bar = progress(train_loader, f"epoch {epoch + 1}/{args.epochs}")
         for x, _ in bar:
             terms = vae.loss(model, x, args.beta)
+            write_graph(args, terms.loss, model)
             optimizer.zero_grad()
             terms.loss.backward()
             optimizer.step()

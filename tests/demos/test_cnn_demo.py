@@ -87,3 +87,14 @@ def test_cupy_backend_without_a_gpu(tmp_path, capsys):
         cnn.main([*SMALL, "--out", str(tmp_path), "--backend", "cupy"])
     err = capsys.readouterr().err
     assert "--backend cupy" in err and ("pip install" in err or "GPU" in err)
+
+
+def test_graph_flag_writes_the_first_steps_graph(tmp_path, capsys):
+    run(tmp_path, "--epochs", "1", "--limit", "50", "--graph")
+    dot, outline = (tmp_path / "graph.dot").read_text(), (tmp_path / "graph.txt").read_text()
+    assert dot.startswith("digraph scratchnet {") and 'label="body.0.weight\\n(32, 1, 3, 3) float32' in dot
+    assert outline.startswith("graph of a () float32 tensor: ") and "#1 Div () float32" in outline
+    assert "Conv2d (50, 32, 28, 28) float32" in outline and "head.weight: (10, 128) float32" in outline
+    assert "dot -Tsvg" in capsys.readouterr().out
+    run(tmp_path / "plain", "--epochs", "1", "--limit", "50")
+    assert not (tmp_path / "plain" / "graph.dot").exists()  # only with --graph

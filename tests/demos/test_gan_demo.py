@@ -93,3 +93,15 @@ def test_nan_loss_stops_with_the_step_and_network(tmp_path, classifier, monkeypa
     with pytest.raises(SystemExit) as info:
         run(tmp_path, classifier, "--arch", "mlp", "--epochs", "1")
     assert "discriminator's loss became nan at step 3" in str(info.value.code)
+
+
+def test_graph_flag_writes_both_losses_graphs(tmp_path, classifier):
+    args = ["--arch", "mlp", "--loss", "r1", "--epochs", "1", "--limit", "64", "--batch-size", "32", "--graph"]
+    run(tmp_path, classifier, *args)
+    d_graph, g_graph = (tmp_path / "graph.txt").read_text(), (tmp_path / "graph_g.txt").read_text()
+    assert (tmp_path / "graph.dot").read_text().startswith("digraph") and "D.net.1.weight" in d_graph
+    assert "G.net.0.weight" not in d_graph  # the fakes for D's step are made under no_grad
+    assert "G.net.0.weight: " in g_graph and "requires grad" in g_graph.split("G.net.0.weight: ")[1].splitlines()[0]
+    d_line = g_graph.split("D.net.1.bias: ")[1].splitlines()[0]
+    assert "parameter" in d_line and "requires grad" not in d_line  # D is frozen during G's step
+    assert (tmp_path / "graph_g.dot").read_text().startswith("digraph")

@@ -113,3 +113,10 @@ def test_resume_from_another_architecture_is_refused(tmp_path, capsys):
     assert info.value.code == 2
     err = capsys.readouterr().err
     assert "--resume: the checkpoint at" in err and "'arch': 'mlp'" in err and "'arch': 'conv'" in err
+
+
+def test_graph_flag_writes_the_first_steps_graph(tmp_path):
+    run(tmp_path, "--epochs", "1", "--limit", "50", "--iwae-k", "0", "--graph")
+    dot, outline = (tmp_path / "graph.dot").read_text(), (tmp_path / "graph.txt").read_text()
+    assert dot.startswith("digraph scratchnet {") and outline.startswith("graph of a () float32 tensor")
+    assert "requires grad" in dot and "parameter, requires grad" in outline
