@@ -45,13 +45,22 @@ def _pair(value, name, op):
         raise TypeError(f"{op}: {name} must be an int or a pair of ints, got {value!r}") from None
 
 
+def _zero_pad(x, ph, pw):
+    """x (N, C, H, W) with ph rows and pw columns of zeros on each side: one allocation and one copy
+    (``xp.pad`` does the same work through several Python-level steps, which shows on small inputs)."""
+    n, c, h, w = x.shape
+    out = array_module(x).zeros((n, c, h + 2 * ph, w + 2 * pw), dtype=x.dtype)
+    out[:, :, ph : ph + h, pw : pw + w] = x
+    return out
+
+
 def _im2col(x, kernel, out_hw, geo):
     """(C*kh*kw, N*Ho*Wo) matrix of receptive fields of x (N, C, H, W): a strided view, one copy."""
     xp = array_module(x)
     (kh, kw), (ho, wo) = kernel, out_hw
     (sh, sw), (ph, pw), (dh, dw) = geo
     if ph or pw:
-        x = xp.pad(x, ((0, 0), (0, 0), (ph, ph), (pw, pw)))
+        x = _zero_pad(x, ph, pw)
     n, c = x.shape[:2]
     s_n, s_c, s_h, s_w = x.strides
     view = xp.lib.stride_tricks.as_strided(
@@ -81,9 +90,14 @@ def _conv_out(size, k, s, p, d):
 
 
 class Conv2d(Function):
-    """y[n, o] = sum over c, i, j of w[o, c, i, j] * x_pad[n, c, h*s + i*d, w*s + j*d]."""
+    """y[n, o] = sum over c, i, j of w[o, c, i, j] * x_pad[n, c, h*s + i*d, w*s + j*d].
 
-    __slots__ = ("geo",)
+    The im2col matrix is kept for backward: the weight gradient multiplies by the same matrix,
+    so building it again would copy the receptive fields twice. (It is freed with the graph, and
+    dropped at once when no graph is recorded.)"""
+
+    __slots__ = ("geo", "cols")
+    saved = ("cols",)
 
     def __init__(self, geo):
         self.geo = geo
@@ -92,7 +106,7 @@ class Conv2d(Function):
         (o, _, kh, kw), (n, _, h, wd) = w.shape, x.shape
         (sh, sw), (ph, pw), (dh, dw) = self.geo
         ho, wo = _conv_out(h, kh, sh, ph, dh), _conv_out(wd, kw, sw, pw, dw)
-        cols = _im2col(x, (kh, kw), (ho, wo), self.geo)
+        cols = self.cols = _im2col(x, (kh, kw), (ho, wo), self.geo)
         y = w.reshape(o, -1) @ cols  # (O, N*Ho*Wo): the one GEMM
         # contiguous NCHW: later elementwise ops keep their input's memory order, so a transposed
         # view here would make every op downstream stride through memory
@@ -104,7 +118,7 @@ class Conv2d(Function):
         if self.needs[0]:
             gx = ConvTranspose2d(self.geo, _output_padding(x.shape, gy.shape, w.shape, self.geo))(gy, w)
         if self.needs[1]:
-            gw = Conv2dWeight(self.geo, w.shape[2:])(x, gy)
+            gw = Conv2dWeight(self.geo, w.shape[2:], self.cols)(x, gy)
         return gx, gw
 
 
@@ -150,16 +164,18 @@ class ConvTranspose2d(Function):
 class Conv2dWeight(Function):
     """dW of conv2d: dw[o, c, i, j] = sum over n, h, w of g[n, o, h, w] * x_pad[n, c, h*s + i*d, w*s + j*d]."""
 
-    __slots__ = ("geo", "kernel")
+    __slots__ = ("geo", "kernel", "cols")
 
-    def __init__(self, geo, kernel):
+    def __init__(self, geo, kernel, cols=None):
         self.geo = geo
         self.kernel = tuple(kernel)
+        self.cols = cols  # x's im2col matrix when the caller has it already (Conv2d's backward)
 
     def forward(self, x, g):
         n, o, ho, wo = g.shape
         c = x.shape[1]
-        cols = _im2col(x, self.kernel, (ho, wo), self.geo)
+        cols = _im2col(x, self.kernel, (ho, wo), self.geo) if self.cols is None else self.cols
+        self.cols = None  # used once; not kept for backward
         gm = g.transpose(1, 0, 2, 3).reshape(o, n * ho * wo)
         return (gm @ cols.T).reshape(o, c, *self.kernel)
 
