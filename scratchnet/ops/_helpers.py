@@ -1,4 +1,6 @@
-"""Small helpers shared by the op families: constants, dims, broadcasting."""
+"""Small helpers shared by the op families: argument checks, constants, dims, broadcasting."""
+
+import operator
 
 import numpy as np
 
@@ -66,10 +68,17 @@ def keepdim_shape(shape, axes):
 
 
 def shape_arg(shape, op):
-    """Accept ``f(2, 3)``, ``f((2, 3))`` and ``f([2, 3])`` alike."""
+    """Accept ``f(2, 3)``, ``f((2, 3))`` and ``f([2, 3])`` alike; sizes must be integers (2.5 is an error,
+    not 2, as in PyTorch)."""
     if len(shape) == 1 and isinstance(shape[0], (tuple, list)):
         shape = shape[0]
     try:
-        return tuple(int(s) for s in shape)
+        return tuple(operator.index(s) for s in shape)
     except TypeError:
-        raise TypeError(f"{op}: sizes must be ints, got {shape!r}") from None
+        raise TypeError(f"{op}: sizes must be ints, got {tuple(shape)!r}") from None
+
+
+def check_tensor(x, what, op):
+    """TypeError naming ``op`` unless ``x`` is a Tensor (a list or a NumPy array is not one)."""
+    if not isinstance(x, Tensor):
+        raise TypeError(f"{op}: {what} must be a Tensor, got {type(x).__name__}")
