@@ -28,12 +28,24 @@ def constant(value, like):
     return Tensor(xp.asarray(value))
 
 
-def pair(a, b):
-    """Both operands of a binary op as Tensors (one of them already is)."""
+def pair(a, b, op="binary op"):
+    """Both operands of a binary op as Tensors (one of them must already be one).
+
+    As in PyTorch, an integer or bool tensor meeting a floating point one takes its dtype
+    (NumPy would turn int64 with float32 into float64).
+    """
     if not isinstance(a, Tensor):
+        if not isinstance(b, Tensor):
+            raise TypeError(f"{op}: expected a Tensor operand, got {type(a).__name__} and {type(b).__name__}")
         a = constant(a, b)
     elif not isinstance(b, Tensor):
         b = constant(b, a)
+    ka, kb = a.data.dtype.kind, b.data.dtype.kind
+    if ka != kb:
+        if ka == "f" and kb in "biu":
+            b = Tensor(b.data.astype(a.data.dtype))
+        elif kb == "f" and ka in "biu":
+            a = Tensor(a.data.astype(b.data.dtype))
     return a, b
 
 
