@@ -66,6 +66,8 @@ def normalize_dims(dim, ndim, op):
         return tuple(range(ndim))
     if isinstance(dim, (int, np.integer)):
         dim = (dim,)
+    elif not isinstance(dim, (tuple, list)):
+        raise TypeError(f"{op}: dim must be an int or a sequence of ints, got {type(dim).__name__}")
     axes = tuple(normalize_dim(d, ndim, op) for d in dim)
     if len(set(axes)) != len(axes):
         raise ValueError(f"{op}: dim {tuple(dim)} names a dimension twice")
