@@ -577,3 +577,51 @@ def test_cast_function_first_and_second_order(shape, seed):
     from scratchnet.ops.shape import Cast
 
     check(lambda t: Cast(np.dtype(np.float64))(t) * t, normal(seed, shape))
+
+
+# --------------------------------------------------------------------------- malformed input (issue 8)
+
+
+@pytest.mark.parametrize("op", [sn.cat, sn.stack])
+def test_cat_and_stack_refuse_a_single_tensor(op):
+    """cat(x) used to iterate over x's rows and join them: a silently wrong result (PyTorch: TypeError)."""
+    x = sn.ones(2, 3)
+    with pytest.raises(TypeError, match=f"^{op.__name__}: expected a list or tuple of tensors, got Tensor"):
+        op(x)
+    with pytest.raises(TypeError, match=f"^{op.__name__}: expected a list or tuple"):
+        op(t for t in (x, x))
+
+
+def test_squeeze_with_a_float_dim_names_the_op():
+    with pytest.raises(TypeError, match="^squeeze: dim must be an int"):
+        sn.ones(1, 2).squeeze(0.0)
+    assert sn.ones(1, 2).squeeze(np.int64(0)).shape == (2,)
+
+
+def test_pad_sizes_must_be_ints():
+    x = sn.ones(2, 3)
+    with pytest.raises(TypeError, match="^pad: sizes must be ints"):
+        sn.pad(x, (1.5, 1))
+    with pytest.raises(TypeError, match="^pad: padding must be a tuple of ints"):
+        sn.pad(x, 1)
+
+
+@pytest.mark.parametrize(
+    "op",
+    [
+        lambda x: sn.reshape(x, 2),
+        lambda x: sn.flatten(x),
+        lambda x: sn.squeeze(x),
+        lambda x: sn.unsqueeze(x, 0),
+        lambda x: sn.permute(x, 0),
+        lambda x: sn.transpose(x, 0, 0),
+        lambda x: sn.broadcast_to(x, 2),
+        lambda x: sn.expand(x, 2),
+        lambda x: sn.pad(x, (1, 1)),
+    ],
+    ids=["reshape", "flatten", "squeeze", "unsqueeze", "permute", "transpose", "broadcast_to", "expand", "pad"],
+)
+def test_shape_op_on_a_non_tensor_is_a_type_error_naming_the_op(op, request):
+    name = request.node.callspec.id
+    with pytest.raises(TypeError, match=f"^{name}: input must be a Tensor"):
+        op(np.ones(2))  # used to be AttributeError
