@@ -13,11 +13,23 @@ import numpy as np
 from ..autograd import Function
 from ..backend import array_module, generator
 from ..tensor import Tensor
-from ._helpers import normalize_dims
+from ._helpers import check_tensor, normalize_dims
 from .elementwise import exp, sigmoid, where
 from .linalg import matmul
 from .reduction import sum as sum_over
 from .shape import reshape, transpose
+
+
+def _float_tensor(input, fn):
+    check_tensor(input, "input", fn)
+    if input.dtype.kind != "f":
+        raise TypeError(f"{fn}: needs a floating point tensor, got {input.dtype}")
+
+
+def _number(value, name, fn):
+    if isinstance(value, bool) or not isinstance(value, numbers.Real):
+        raise TypeError(f"{fn}: {name} must be a number, got {value!r}")
+    return float(value)
 
 
 def _no_inplace(inplace, fn):
@@ -38,6 +50,10 @@ def linear(input, weight, bias=None):
     (in_features,)); ``bias`` is (out_features,). Several leading dims are
     flattened into one, so the product is a single matrix multiply.
     """
+    check_tensor(input, "input", "linear")
+    check_tensor(weight, "weight", "linear")
+    if bias is not None:
+        check_tensor(bias, "bias", "linear")
     if weight.ndim != 2:
         raise ValueError(f"linear: weight must be 2-D (out_features, in_features), got shape {tuple(weight.shape)}")
     out_features, in_features = weight.shape
@@ -88,7 +104,8 @@ class LeakyReLU(Function):
 def leaky_relu(input, negative_slope=0.01, inplace=False):
     """max(x, 0) + negative_slope * min(x, 0)."""
     _no_inplace(inplace, "leaky_relu")
-    return LeakyReLU(float(negative_slope))(input)
+    _float_tensor(input, "leaky_relu")
+    return LeakyReLU(_number(negative_slope, "negative_slope", "leaky_relu"))(input)
 
 
 class Softplus(Function):
@@ -120,7 +137,8 @@ class Softplus(Function):
 
 def softplus(input, beta=1.0, threshold=20.0):
     """log(1 + exp(beta x)) / beta, and x itself where beta x > threshold (as PyTorch)."""
-    return Softplus(float(beta), float(threshold))(input)
+    _float_tensor(input, "softplus")
+    return Softplus(_number(beta, "beta", "softplus"), _number(threshold, "threshold", "softplus"))(input)
 
 
 # --------------------------------------------------------------------------- softmax, log-softmax
@@ -138,6 +156,8 @@ class Softmax(Function):
 
     def forward(self, a):
         xp = array_module(a)
+        if a.size == 0:  # nothing to normalise (and max has no identity)
+            return xp.empty_like(a)
         e = xp.exp(a - a.max(axis=self.axes, keepdims=True))
         return e / e.sum(axis=self.axes, keepdims=True)
 
@@ -159,6 +179,8 @@ class LogSoftmax(Function):
 
     def forward(self, a):
         xp = array_module(a)
+        if a.size == 0:
+            return xp.empty_like(a)
         shifted = a - a.max(axis=self.axes, keepdims=True)
         return shifted - xp.log(xp.exp(shifted).sum(axis=self.axes, keepdims=True))
 
@@ -167,6 +189,7 @@ class LogSoftmax(Function):
 
 
 def _softmax_args(input, dim, dtype, fn):
+    check_tensor(input, "input", fn)
     if dim is None:
         raise TypeError(f"{fn}: dim must be given (PyTorch's implicit choice of dim is deprecated)")
     if dtype is not None:
@@ -215,6 +238,7 @@ def dropout(input, p=0.5, training=True, inplace=False):
     (``scratchnet.manual_seed`` makes it reproducible).
     """
     _no_inplace(inplace, "dropout")
+    check_tensor(input, "input", "dropout")
     if not isinstance(p, numbers.Real) or not 0.0 <= p <= 1.0:
         raise ValueError(f"dropout: dropout probability has to be between 0 and 1, but got {p}")
     if not training or p == 0:
