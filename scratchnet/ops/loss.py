@@ -10,6 +10,8 @@ logits form of binary cross-entropy through ``max(x, 0) - x t + log1p(e**-|x|)``
 so logits of magnitude 1000 give finite values and exact gradients.
 """
 
+import numbers
+
 import numpy as np
 
 from ..autograd import Function
@@ -71,6 +73,7 @@ def _check_float_pair(input, target, reduction, fn):
 
 
 def _check_broadcasts_to(t, shape, what, fn):
+    _check_tensor(t, what, fn)
     try:
         ok = np.broadcast_shapes(tuple(t.shape), tuple(shape)) == tuple(shape)
     except ValueError:
@@ -104,6 +107,7 @@ def _class_targets(input, target, weight, ignore_index, fn):
     n_classes = input.shape[axis]
     if weight is not None:
         _check_tensor(weight, "weight", fn)
+        _check_float(weight, "weight", fn)
         if tuple(weight.shape) != (n_classes,):
             raise ValueError(
                 f"{fn}: weight must have shape ({n_classes},), one per class of input shape "
@@ -178,6 +182,8 @@ def cross_entropy(input, target, weight=None, *, ignore_index=-100, reduction="m
     """
     _check_reduction(reduction, "cross_entropy")
     axis = _class_targets(input, target, weight, ignore_index, "cross_entropy")
+    if isinstance(label_smoothing, bool) or not isinstance(label_smoothing, numbers.Real):
+        raise TypeError(f"cross_entropy: label_smoothing must be a number, got {label_smoothing!r}")
     if not 0.0 <= label_smoothing <= 1.0:
         raise ValueError(f"cross_entropy: label_smoothing must be between 0.0 and 1.0, got {label_smoothing}")
     log_prob = log_softmax(input, axis)
@@ -233,7 +239,7 @@ def binary_cross_entropy(input, target, weight=None, *, reduction="mean"):
     if weight is not None:
         _check_broadcasts_to(weight, input.shape, "weight", fn)
     x = input.data
-    if bool(((x < 0) | (x > 1)).any()):
+    if not bool(((x >= 0) & (x <= 1)).all()):  # NaN fails too, as in PyTorch
         raise ValueError(f"{fn}: all elements of input should be between 0 and 1")
     loss = BinaryCrossEntropy()(input, target)
     if weight is not None:
