@@ -71,8 +71,11 @@ def save(obj, path, compress=False):
     file is touched. ``compress=True`` deflates the arrays (smaller, slower).
     """
     arrays = {}
-    root = _encode(obj, "obj", arrays, set())
-    manifest = json.dumps({"format": FORMAT, "version": VERSION, "root": root}, allow_nan=False)
+    try:
+        root = _encode(obj, "obj", arrays, set())
+        manifest = json.dumps({"format": FORMAT, "version": VERSION, "root": root}, allow_nan=False)
+    except RecursionError:
+        raise ValueError("save: obj is nested too deeply to be saved (Python's recursion limit)") from None
     arrays[MANIFEST] = np.frombuffer(manifest.encode("utf-8"), dtype=np.uint8)
     writer = np.savez_compressed if compress else np.savez
     _write_atomically(os.fspath(path), lambda f: writer(f, **arrays))
@@ -147,7 +150,10 @@ def _write_atomically(path, write):
     """
     directory, name = os.path.split(os.path.abspath(path))
     tmp = os.path.join(directory, f".{name[:200]}.{secrets.token_hex(6)}.tmp")  # hidden, unique, short enough
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_BINARY", 0), 0o666)
+    try:
+        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_BINARY", 0), 0o666)
+    except OSError as e:  # name the checkpoint, not the temporary file (e.g. a folder that does not exist)
+        raise type(e)(e.errno, e.strerror, path) from None
     try:
         with os.fdopen(fd, "wb") as f:
             write(f)

@@ -550,3 +550,19 @@ def test_error_names_the_reason(tmp_path):
     _craft("missing array", path)
     with pytest.raises(ValueError, match="missing array 'array_9'"):
         load(path)
+
+
+def test_saving_into_a_missing_folder_names_the_checkpoint_not_the_temporary_file(tmp_path):
+    path = tmp_path / "no-such-folder" / "c.npz"
+    with pytest.raises(FileNotFoundError) as info:
+        save({"v": 1}, path)
+    assert info.value.filename == str(path) and ".tmp" not in str(info.value)
+
+
+def test_a_structure_too_deep_to_save_is_a_value_error_naming_save(tmp_path):
+    deep = []
+    for _ in range(5000):
+        deep = [deep]
+    with pytest.raises(ValueError, match="^save: obj is nested too deeply"):
+        save(deep, tmp_path / "c.npz")  # used to be a bare RecursionError
+    assert os.listdir(tmp_path) == []
