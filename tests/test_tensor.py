@@ -205,3 +205,10 @@ def test_random_factories_and_manual_seed():
         sn.randn(2, dtype=sn.int64)
     with pytest.raises(ValueError, match="seed"):
         sn.manual_seed(-1)
+
+
+@pytest.mark.parametrize("dtype", [5, "complex64", object])
+def test_to_a_dtype_a_tensor_cannot_hold_names_the_op(dtype):
+    """to(5) gave NumPy's "Cannot interpret '5' as a data type"; to('complex64') made a complex tensor."""
+    with pytest.raises(TypeError, match="^to: "):
+        sn.ones(2).to(dtype)
