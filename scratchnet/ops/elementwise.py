@@ -120,7 +120,11 @@ def mul(input, other):
 
 
 def div(input, other):
-    return Div()(*pair(input, other, "div"))
+    """True division; integers and bools on both sides give float32, as in PyTorch (NumPy: float64)."""
+    a, b = pair(input, other, "div")
+    if a.data.dtype.kind in "biu" and b.data.dtype.kind in "biu":
+        a, b = float_input(a, "div"), float_input(b, "div")
+    return Div()(a, b)
 
 
 def neg(input):

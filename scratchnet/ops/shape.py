@@ -122,6 +122,8 @@ def transpose(input, dim0, dim1):
 class BroadcastTo(Function):
     """y = x repeated along broadcast dims;  dx = dy summed back to x's shape."""
 
+    name = "broadcast_to"
+
     __slots__ = ("shape",)
 
     def __init__(self, shape):
@@ -136,6 +138,8 @@ class BroadcastTo(Function):
 
 class SumTo(Function):
     """y = x summed down to ``shape`` (the reverse of broadcasting);  dx = dy broadcast back."""
+
+    name = "sum_to"
 
     __slots__ = ("shape",)
 

@@ -264,3 +264,10 @@ def test_clamp_with_tensor_bounds():
     assert x.grad.numpy().tolist() == [0.0, 1.0, 0.0]
     with pytest.raises(TypeError, match="^clamp: a min bound that requires grad"):
         sn.clamp(x, sn.tensor(0.0, requires_grad=True))
+
+
+def test_true_division_of_integers_gives_float32_like_pytorch():
+    """int64 / int64 gave float64 (NumPy's rule)."""
+    for y in (sn.tensor([1, 2]) / sn.tensor([2, 4]), sn.tensor([1, 2]) / 2, 1 / sn.tensor([True, True])):
+        assert y.dtype == np.float32
+    assert (sn.tensor([1, 2]) / sn.tensor([2, 4])).numpy().tolist() == [0.5, 0.5]

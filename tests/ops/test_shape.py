@@ -625,3 +625,8 @@ def test_shape_op_on_a_non_tensor_is_a_type_error_naming_the_op(op, request):
     name = request.node.callspec.id
     with pytest.raises(TypeError, match=f"^{name}: input must be a Tensor"):
         op(np.ones(2))  # used to be AttributeError
+
+
+def test_expand_errors_name_broadcast_to():
+    with pytest.raises(ValueError, match="^broadcast_to: operands could not be broadcast"):
+        sn.ones(2, 3).expand(3, 3)  # the op used to call itself "broadcastto"
