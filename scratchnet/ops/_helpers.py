@@ -28,6 +28,14 @@ def constant(value, like):
     return Tensor(xp.asarray(value))
 
 
+def _operand(value, like, op):
+    """``constant(value, like)``; a Python int outside ``like``'s integer dtype (-1 with uint8) is a ValueError."""
+    try:
+        return constant(value, like)
+    except OverflowError as e:
+        raise ValueError(f"{op}: {value!r} does not fit the tensor's dtype {like.dtype} ({e})") from None
+
+
 def pair(a, b, op="binary op"):
     """Both operands of a binary op as Tensors (one of them must already be one).
 
@@ -37,9 +45,9 @@ def pair(a, b, op="binary op"):
     if not isinstance(a, Tensor):
         if not isinstance(b, Tensor):
             raise TypeError(f"{op}: expected a Tensor operand, got {type(a).__name__} and {type(b).__name__}")
-        a = constant(a, b)
+        a = _operand(a, b, op)
     elif not isinstance(b, Tensor):
-        b = constant(b, a)
+        b = _operand(b, a, op)
     ka, kb = a.data.dtype.kind, b.data.dtype.kind
     if ka != kb:
         if ka == "f" and kb in "biu":

@@ -271,3 +271,13 @@ def test_true_division_of_integers_gives_float32_like_pytorch():
     for y in (sn.tensor([1, 2]) / sn.tensor([2, 4]), sn.tensor([1, 2]) / 2, 1 / sn.tensor([True, True])):
         assert y.dtype == np.float32
     assert (sn.tensor([1, 2]) / sn.tensor([2, 4])).numpy().tolist() == [0.5, 0.5]
+
+
+def test_a_python_int_outside_the_tensors_integer_dtype_is_a_value_error():
+    """A uint8 tensor with -1 leaked NumPy 2's OverflowError."""
+    x = sn.tensor(np.array([3], dtype=np.uint8))
+    for op in (sn.sub, sn.maximum, sn.div):
+        with pytest.raises(ValueError, match=f"^{op.__name__}: -1 does not fit the tensor's dtype uint8"):
+            op(x, -1)
+    assert (x + 1).numpy().tolist() == [4]
+
