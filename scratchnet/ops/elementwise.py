@@ -174,14 +174,14 @@ class Sqrt(Function):
 
 
 class Abs(Function):
-    """y = |x|;  dx = dy * sign(x)  (0 at x = 0, as PyTorch)."""
+    """y = |x|;  dx = dy * sign(x)  (0 at x = 0 and at NaN, as PyTorch)."""
 
     def forward(self, a):
         return array_module(a).abs(a)
 
     def backward(self, gy):
         x = self.inputs[0].data
-        return gy * Tensor(array_module(x).sign(x))
+        return gy * Tensor((x > 0).astype(gy.dtype) - (x < 0).astype(gy.dtype))
 
 
 def float_input(input, op):
@@ -372,7 +372,7 @@ class Sigmoid(Function):
 
 
 class ReLU(Function):
-    """y = max(x, 0);  dx = dy where x > 0, else 0."""
+    """y = max(x, 0);  dx = dy where x > 0 (and where x is NaN, as PyTorch), else 0."""
 
     name = "relu"
 
@@ -380,7 +380,7 @@ class ReLU(Function):
         return array_module(a).maximum(a, 0)
 
     def backward(self, gy):
-        return gy * _mask(self.inputs[0].data > 0, gy)
+        return gy * _mask(~(self.inputs[0].data <= 0), gy)
 
 
 def tanh(input):

@@ -281,3 +281,12 @@ def test_a_python_int_outside_the_tensors_integer_dtype_is_a_value_error():
             op(x, -1)
     assert (x + 1).numpy().tolist() == [4]
 
+
+def test_abs_and_relu_gradients_at_nan_match_pytorch():
+    """abs gave NaN (sign(NaN)) where PyTorch gives 0; relu gave 0 where PyTorch gives 1."""
+    x = sn.tensor([float("nan"), -1.0, 0.0, 2.0], requires_grad=True)
+    sn.abs(x).sum().backward()
+    assert x.grad.numpy().tolist() == [0.0, -1.0, 0.0, 1.0]
+    x.grad = None
+    sn.relu(x).sum().backward()
+    assert x.grad.numpy().tolist() == [1.0, 0.0, 0.0, 1.0]
