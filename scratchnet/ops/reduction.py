@@ -38,9 +38,11 @@ class _Reduction(Function):
 
 
 class Sum(_Reduction):
-    """y = sum of x over axes;  dx = dy broadcast back."""
+    """y = sum of x over axes;  dx = dy broadcast back. Integers and bools sum to int64, as in PyTorch."""
 
     def forward(self, a):
+        if a.dtype.kind in "biu":  # NumPy would give uint64 for unsigned input
+            return a.sum(axis=self.axes, keepdims=self.keepdims, dtype=np.int64)
         return a.sum(axis=self.axes, keepdims=self.keepdims)
 
     def backward(self, gy):

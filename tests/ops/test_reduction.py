@@ -306,3 +306,11 @@ def test_a_float_dim_is_a_type_error_naming_the_op(op):
 def test_a_reduction_of_a_non_tensor_is_a_type_error_naming_the_op(op):
     with pytest.raises(TypeError, match=f"^{op}: input must be a Tensor"):
         getattr(sn, op)([1.0, 2.0])
+
+
+@pytest.mark.parametrize("dtype", [np.uint8, np.uint32, np.int8, np.bool_])
+def test_integer_sums_are_int64_like_pytorch(dtype):
+    """A uint8 sum was uint64 (NumPy's rule)."""
+    y = sn.tensor(np.array([1, 1, 0], dtype=dtype)).sum()
+    assert y.dtype == np.int64 and y.item() == 2
+
