@@ -69,8 +69,8 @@ def normalize_dim(dim, ndim, op):
 
 
 def normalize_dims(dim, ndim, op):
-    """``dim`` (None, int or sequence) as a sorted tuple of non-negative axes; None means all."""
-    if dim is None:
+    """``dim`` (None, int or sequence) as a sorted tuple of non-negative axes; None and () mean all (PyTorch's rule)."""
+    if dim is None or (isinstance(dim, (tuple, list)) and len(dim) == 0):
         return tuple(range(ndim))
     if isinstance(dim, (int, np.integer)):
         dim = (dim,)

@@ -314,3 +314,11 @@ def test_integer_sums_are_int64_like_pytorch(dtype):
     y = sn.tensor(np.array([1, 1, 0], dtype=dtype)).sum()
     assert y.dtype == np.int64 and y.item() == 2
 
+
+@pytest.mark.parametrize("op", ["sum", "mean", "var", "amax", "amin", "logsumexp"])
+def test_an_empty_dim_list_reduces_every_dim_like_pytorch(op):
+    """dim=() used to reduce nothing: sum(x, ()) returned x unchanged where PyTorch returns the total."""
+    x = sn.tensor(np.arange(6.0).reshape(2, 3))
+    assert getattr(sn, op)(x, ()).shape == ()
+    assert getattr(sn, op)(x, [], keepdim=True).shape == (1, 1)
+    np.testing.assert_allclose(getattr(sn, op)(x, ()).numpy(), getattr(sn, op)(x, (0, 1)).numpy())
