@@ -50,7 +50,10 @@ def flatten(input, start_dim=0, end_dim=-1):
     e = normalize_dim(end_dim, len(shape), "flatten")
     if s > e:
         raise ValueError(f"flatten: start_dim {start_dim} comes after end_dim {end_dim}")
-    return reshape(input, shape[:s] + (-1,) + shape[e + 1 :])
+    merged = 1
+    for n in shape[s : e + 1]:
+        merged *= n
+    return reshape(input, shape[:s] + (merged,) + shape[e + 1 :])  # not -1: empty tensors flatten too
 
 
 def squeeze(input, dim=None):

@@ -630,3 +630,11 @@ def test_shape_op_on_a_non_tensor_is_a_type_error_naming_the_op(op, request):
 def test_expand_errors_name_broadcast_to():
     with pytest.raises(ValueError, match="^broadcast_to: operands could not be broadcast"):
         sn.ones(2, 3).expand(3, 3)  # the op used to call itself "broadcastto"
+
+
+def test_flatten_of_an_empty_tensor_like_pytorch():
+    """flatten reshaped to (..., -1, ...), which NumPy cannot resolve when the size is 0."""
+    assert sn.flatten(sn.zeros(0, 0), 0, 0).shape == (0, 0)
+    assert sn.flatten(sn.zeros(2, 0, 3), 1).shape == (2, 0)
+    assert sn.flatten(sn.zeros(0, 3, 4)).shape == (0,)
+
