@@ -299,6 +299,8 @@ def pad(input, pad, mode="constant", value=0.0):
     for (lo, hi), n in zip(widths, input.shape):
         if n + lo + hi < 0 or -lo > n or -hi > n:
             raise ValueError(f"pad: padding {pad} crops more than the size of a dim of shape {tuple(input.shape)}")
+    if not any(lo or hi for lo, hi in widths):  # nothing to do (and NumPy cannot pad a 0-d array at all)
+        return input
     return Pad(tuple(widths), value)(input)
 
 

@@ -638,3 +638,8 @@ def test_flatten_of_an_empty_tensor_like_pytorch():
     assert sn.flatten(sn.zeros(2, 0, 3), 1).shape == (2, 0)
     assert sn.flatten(sn.zeros(0, 3, 4)).shape == (0,)
 
+
+def test_padding_by_nothing_works_for_a_0d_tensor():
+    """pad(x, ()) of a 0-d tensor raised NumPy's "`pad_width` must be of integral type"."""
+    x = sn.tensor(2.0)
+    assert sn.pad(x, ()).item() == 2.0 and sn.pad(sn.ones(2), (0, 0)).shape == (2,)
