@@ -13,8 +13,9 @@ from contextlib import contextmanager
 from datetime import timedelta
 
 import numpy as np
-from hypothesis import HealthCheck, settings
+from hypothesis import HealthCheck, event, settings
 from hypothesis import strategies as st
+from hypothesis.errors import InvalidArgument
 from hypothesis.extra import numpy as hnp
 
 import scratchnet as sn
@@ -60,6 +61,14 @@ class Outcome:
         return f"Outcome(error={self.error!r})" if self.error is not None else "Outcome(ok)"
 
 
+def _event(text):
+    """Tally outcomes for ``pytest --hypothesis-show-statistics`` (how many cases worked, how many raised what)."""
+    try:
+        event(text)
+    except InvalidArgument:  # outside a hypothesis test
+        pass
+
+
 def _squash(text):
     return text.replace("_", "").lower()
 
@@ -73,8 +82,11 @@ def attempt(name, fn, *args, names=(), allowed=DOCUMENTED, **kwargs):
     CASES[name] += 1
     try:
         with time_limit(HANG_SECONDS):
-            return Outcome(value=fn(*args, **kwargs))
+            value = fn(*args, **kwargs)
+        _event(f"{name}: returned")
+        return Outcome(value=value)
     except allowed as e:
+        _event(f"{name}: {type(e).__name__}")
         message = str(e)
         if isinstance(e, KeyError):  # KeyError repr-quotes its message
             message = str(e.args[0]) if e.args else ""

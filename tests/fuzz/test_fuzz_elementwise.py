@@ -9,8 +9,8 @@ import warnings
 import numpy as np
 import pytest
 from fuzzing import (
-    FUZZ,
     FLOAT_DTYPES,
+    FUZZ,
     NUMERIC_DTYPES,
     arrays,
     as_tensor,
