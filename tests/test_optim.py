@@ -686,3 +686,24 @@ def test_load_state_dict_refuses_a_malformed_state_with_value_error(cls, state):
     with pytest.raises(ValueError, match=f"^({cls.__name__}.)?load_state_dict: "):
         opt.load_state_dict(state)
     assert opt.state_dict() == before
+
+
+@pytest.mark.parametrize("step", [np.array([1.0, 2.0]), "3", -1, 2.5, None])
+def test_load_state_dict_refuses_a_step_that_is_not_a_count(step):
+    """A 2-element step raised NumPy's "can only convert an array of size 1" and "3" was taken and failed in step()."""
+    p = sn.zeros(2, requires_grad=True)
+    opt = optim.Adam([p])
+    p.grad = sn.ones(2)
+    opt.step()
+    state = opt.state_dict()
+    state["state"][0]["step"] = step
+    with pytest.raises(ValueError, match="^load_state_dict: step of parameter 0"):
+        optim.Adam([p]).load_state_dict(state)
+
+
+@pytest.mark.parametrize("cls,flag", [(optim.SGD, "nesterov"), (optim.Adam, "amsgrad"), (optim.RMSprop, "centered")])
+def test_flags_must_be_booleans(cls, flag):
+    """nesterov=np.ones(2) (e.g. from a damaged checkpoint) raised NumPy's "truth value ... is ambiguous"."""
+    with pytest.raises(TypeError, match=f"^{cls.__name__}: {flag} must be True or False"):
+        cls([sn.zeros(2, requires_grad=True)], momentum=0.9, **{flag: np.ones(2)}) if cls is optim.SGD else cls(
+            [sn.zeros(2, requires_grad=True)], **{flag: "yes"})

@@ -34,6 +34,7 @@ class Adam(Optimizer):
 
     def _check_options(self, group):
         self._require_nonnegative(group, "lr", "eps", "weight_decay")
+        self._require_flag(group, "amsgrad")
         betas = group["betas"]
         if not isinstance(betas, (tuple, list)) or len(betas) != 2:
             raise ValueError(f"{type(self).__name__}: betas must be a pair (beta1, beta2), got {betas!r}")

@@ -12,6 +12,8 @@ import numbers
 from collections import defaultdict
 from collections.abc import Mapping
 
+import numpy as np
+
 from .. import backend
 from ..autograd import enable_grad
 from ..tensor import Tensor
@@ -105,6 +107,12 @@ class Optimizer:
                 continue
             if isinstance(value, bool) or not isinstance(value, numbers.Real):
                 raise TypeError(f"{type(self).__name__}: {key} must be a number, got {value!r}")
+
+    def _require_flag(self, group, *keys):
+        """TypeError unless each option is True or False."""
+        for key in keys:
+            if not isinstance(group[key], (bool, np.bool_)):
+                raise TypeError(f"{type(self).__name__}: {key} must be True or False, got {group[key]!r:.60}")
 
     def _require_nonnegative(self, group, *keys):
         self._require_number(group, *keys)
@@ -273,12 +281,18 @@ def _copy_like(param, key, value, i):
     Arrays go onto the parameter's device, in its dtype; the ``step`` count
     (also when saved as a 0-d array) becomes a Python number; other values are kept.
     """
+    is_array = True
     try:
         backend.array_module(value)
     except TypeError:
+        is_array = False
+    if key == "step":  # a count: a number >= 0, or a one-element array of one (PyTorch saves a tensor)
+        step = value.item() if is_array and value.size == 1 else value
+        if isinstance(step, bool) or not isinstance(step, numbers.Real) or not step >= 0 or step != int(step):
+            raise ValueError(f"load_state_dict: step of parameter {i} is {value!r:.60}, not a count")
+        return step
+    if not is_array:
         return value
-    if key == "step":
-        return value.item()
     if value.dtype.kind not in "biuf":
         raise ValueError(f"load_state_dict: state {key!r} of parameter {i} has dtype {value.dtype}, not a number type")
     if value.shape != param.shape:
