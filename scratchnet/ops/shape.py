@@ -307,25 +307,45 @@ def pad(input, pad, mode="constant", value=0.0):
 # --------------------------------------------------------------------------- indexing
 
 
-def _normalize_key(key, xp):
+def _normalize_key(key, xp, shape):
     """Turn Tensors and lists in an index into arrays, and boolean masks into integer indices.
 
     Integer arrays make later scatter-add one code path: ``x[mask]`` and
-    ``x[mask.nonzero()]`` select the same elements.
+    ``x[mask.nonzero()]`` select the same elements. A mask must have the shape
+    of the dims it indexes (NumPy and PyTorch check that; the integer indices
+    made from a shorter mask would silently pick elements).
     """
     if not isinstance(key, tuple):
         key = (key,)
-    out = []
+    parts = []
     for k in key:
         if isinstance(k, Tensor):
             k = k.data
         if isinstance(k, list) or (hasattr(k, "dtype") and not isinstance(k, np.integer)):
             k = xp.asarray(k)
-            if k.dtype == bool:
-                out.extend(k.nonzero())
-                continue
-            if k.dtype.kind not in "iu":
+            if k.dtype != bool and k.dtype.kind not in "iu":
                 raise IndexError(f"getitem: index arrays must be integer or boolean, got {k.dtype}")
+            if k.dtype == bool and k.ndim == 0:
+                raise IndexError("getitem: a 0-d boolean index is not supported; index with a boolean array")
+        parts.append(k)
+    is_mask = [hasattr(k, "dtype") and k.dtype == bool for k in parts]
+    used = sum(k.ndim if m else 0 if (k is None or k is Ellipsis) else 1 for k, m in zip(parts, is_mask))
+    out, dim = [], 0
+    for k, mask in zip(parts, is_mask):
+        if k is Ellipsis:
+            dim += max(len(shape) - used, 0)
+        elif mask:
+            dims = tuple(shape[dim : dim + k.ndim])
+            if k.shape != dims:
+                raise IndexError(
+                    f"getitem: boolean index of shape {k.shape} does not match the indexed dims {dims} "
+                    f"of the tensor of shape {tuple(shape)}"
+                )
+            out.extend(k.nonzero())
+            dim += k.ndim
+            continue
+        elif k is not None:
+            dim += 1
         out.append(k)
     return tuple(out)
 
@@ -380,7 +400,7 @@ class IndexAdd(Function):
 def getitem(input, key):
     """``x[key]`` with ints, slices, None, Ellipsis, integer arrays and boolean masks."""
     check_tensor(input, "input", "getitem")
-    return GetItem(_normalize_key(key, array_module(input.data)))(input)
+    return GetItem(_normalize_key(key, array_module(input.data), input.shape))(input)
 
 
 # --------------------------------------------------------------------------- dtype and device

@@ -643,3 +643,28 @@ def test_padding_by_nothing_works_for_a_0d_tensor():
     """pad(x, ()) of a 0-d tensor raised NumPy's "`pad_width` must be of integral type"."""
     x = sn.tensor(2.0)
     assert sn.pad(x, ()).item() == 2.0 and sn.pad(sn.ones(2), (0, 0)).shape == (2,)
+
+
+@pytest.mark.parametrize(
+    "key",
+    [np.array([True]), np.array([False, False, False]), (0, np.array([True, False])), (Ellipsis, np.array([True]))],
+    ids=["short", "long", "after-int", "after-ellipsis"],
+)
+def test_a_boolean_mask_of_the_wrong_length_is_an_index_error(key):
+    """x[[True]] on a (2, 3) tensor used to return row 0: the mask became integer indices without a shape check."""
+    x = sn.tensor(np.arange(6.0).reshape(2, 3))
+    with pytest.raises(IndexError, match="^getitem: boolean index of shape"):
+        x[key]
+    with pytest.raises(IndexError):
+        x.numpy()[key]  # NumPy (and PyTorch) refuse it too
+
+
+def test_masks_still_index_like_numpy():
+    a = np.arange(24.0).reshape(2, 3, 4)
+    x = sn.tensor(a)
+    for key in (a > 5, (Ellipsis, np.array([True, False, True, True])), (None, np.array([True, False])),
+                (0, a[0] > 3), (slice(None), np.array([False, True, True]), 1)):
+        np.testing.assert_array_equal(x[key].numpy(), a[key])
+    with pytest.raises(IndexError, match="0-d boolean index"):
+        x[np.array(True)]
+
