@@ -35,6 +35,8 @@ def reshape(input, *shape):
     """Same data, new shape (one size may be -1). ``view`` is the same op here."""
     check_tensor(input, "input", "reshape")
     shape = shape_arg(shape, "reshape")
+    if any(n < -1 for n in shape):  # NumPy would take any negative size as the unknown one
+        raise ValueError(f"reshape: invalid shape {shape} (sizes must be >= 0, or -1 for one unknown size)")
     if shape == input.shape:
         return input
     return Reshape(shape)(input)

@@ -668,3 +668,8 @@ def test_masks_still_index_like_numpy():
     with pytest.raises(IndexError, match="0-d boolean index"):
         x[np.array(True)]
 
+
+def test_reshape_refuses_negative_sizes_other_than_minus_one():
+    """reshape(-2) was taken as reshape(-1) (NumPy's leniency; PyTorch refuses)."""
+    with pytest.raises(ValueError, match="^reshape: invalid shape"):
+        sn.ones(2, 3).reshape(-2, 3)
