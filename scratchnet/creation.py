@@ -119,7 +119,11 @@ def full(size, fill_value, dtype=None, requires_grad=False, device=None):
     if dtype is None:
         dtype = np.bool_ if isinstance(fill_value, bool) else np.int64 if isinstance(fill_value, int) else np.float32
     xp, _ = _module(device)
-    return _finish(xp.full(_size((size,), "full"), fill_value, dtype=_as_dtype(dtype, "full")), requires_grad)
+    try:
+        array = xp.full(_size((size,), "full"), fill_value, dtype=_as_dtype(dtype, "full"))
+    except OverflowError:  # 2**63 for int64, -1 for uint8
+        raise ValueError(f"full: fill_value {fill_value!r} does not fit dtype {np.dtype(dtype)}") from None
+    return _finish(array, requires_grad)
 
 
 def _like(input, fill, dtype, requires_grad, op):

@@ -212,3 +212,11 @@ def test_to_a_dtype_a_tensor_cannot_hold_names_the_op(dtype):
     """to(5) gave NumPy's "Cannot interpret '5' as a data type"; to('complex64') made a complex tensor."""
     with pytest.raises(TypeError, match="^to: "):
         sn.ones(2).to(dtype)
+
+
+def test_full_with_a_value_outside_the_dtype_names_full():
+    """full((2,), 2**63) leaked NumPy's OverflowError."""
+    with pytest.raises(ValueError, match="^full: fill_value 9223372036854775808 does not fit dtype int64"):
+        sn.full((2,), 2**63)
+    with pytest.raises(ValueError, match="^full: fill_value -1 does not fit dtype uint8"):
+        sn.full((2,), -1, dtype=np.uint8)
