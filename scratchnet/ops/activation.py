@@ -93,10 +93,14 @@ class LeakyReLU(Function):
 
     def forward(self, a):
         xp = array_module(a)
+        if not abs(self.slope) <= float(np.finfo(a.dtype).max):  # the slope overflows the dtype: 0 * inf would be NaN
+            return xp.where(a > 0, a, a * self.slope)
         return xp.maximum(a, 0) + xp.minimum(a, 0) * self.slope
 
     def backward(self, gy):
         x = self.inputs[0].data
+        if not abs(self.slope) <= float(np.finfo(gy.dtype).max):
+            return gy * Tensor(array_module(x).where(x > 0, 1, self.slope).astype(gy.dtype))
         positive = (x > 0).astype(gy.dtype)
         return gy * Tensor(positive + (1 - positive) * self.slope)  # 1 where x > 0, else slope
 

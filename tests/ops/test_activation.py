@@ -380,3 +380,12 @@ def test_linear_weight_and_bias_must_be_tensors():
         F.linear(sn.ones(2), np.ones((1, 2)))
     with pytest.raises(TypeError, match="^linear: bias must be a Tensor"):
         F.linear(sn.ones(2), sn.ones(1, 2), np.ones(1))
+
+
+def test_leaky_relu_with_a_slope_beyond_the_dtype_keeps_positive_values():
+    """A float16 slope of 65520 overflows to inf, and 0 * inf made leaky_relu(inf) and its gradient NaN."""
+    x = sn.tensor(np.array([np.inf, 2.0, -1.0], dtype=np.float16), requires_grad=True)
+    y = F.leaky_relu(x, 65520.0)
+    assert y.numpy().tolist() == [np.inf, 2.0, -np.inf]
+    (y * sn.tensor(np.array([1, 1, 0], dtype=np.float16))).sum().backward()
+    assert x.grad.numpy()[:2].tolist() == [1.0, 1.0]
