@@ -199,7 +199,7 @@ def set_rng_state(state):
             raise ValueError(f"seed {seed!r} is not an integer >= -1")
         check = np.random.default_rng().bit_generator
         check.state = state["numpy"]  # a damaged state fails here, before the real generator changes
-    except (KeyError, TypeError, ValueError, OverflowError) as e:
+    except (KeyError, IndexError, TypeError, ValueError, OverflowError) as e:
         raise ValueError(f"set_rng_state: not a state from get_rng_state ({type(e).__name__}: {e})") from None
     _seed = None if seed == -1 else int(seed)
     generator("numpy").bit_generator.state = state["numpy"]

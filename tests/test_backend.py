@@ -135,3 +135,8 @@ def test_set_rng_state_refuses_damaged_states_and_changes_nothing(damage):
     with pytest.raises(ValueError, match="^set_rng_state: not a state from get_rng_state"):
         backend.set_rng_state(damage(good))
     assert backend.get_rng_state() == good
+
+
+def test_set_rng_state_of_an_array_is_a_value_error():
+    with pytest.raises(ValueError, match="^set_rng_state: not a state"):
+        backend.set_rng_state(np.zeros(3))  # leaked NumPy's IndexError

@@ -150,7 +150,7 @@ class DataLoader:
             order = np.asarray(state["order"], dtype=np.int64)
             check = np.random.PCG64()
             check.state = rng_state  # a bad state fails here, before this loader changes
-        except (KeyError, TypeError, ValueError, OverflowError) as e:
+        except (KeyError, IndexError, TypeError, ValueError, OverflowError) as e:
             raise ValueError(f"DataLoader.load_state_dict: not a DataLoader state ({type(e).__name__}: {e})") from None
         n = len(self.labels)
         if not 0 <= position < max(len(self), 1):

@@ -264,3 +264,9 @@ def test_batches_on_the_gpu():
     x, y = next(iter(DataLoader(load_dataset("mnist10k", "test"), 32, transform=transforms.RandomShift(2), seed=0)))
     assert x.device.startswith("cuda") and y.device.startswith("cuda")
     assert x.shape == (32, 1, 28, 28) and x.dtype == np.float32 and y.dtype == np.int64
+
+
+def test_load_state_dict_of_an_array_is_a_value_error():
+    """An array where the state dict should be (a damaged checkpoint) leaked NumPy's IndexError."""
+    with pytest.raises(ValueError, match="^DataLoader.load_state_dict: not a DataLoader state"):
+        DataLoader(indexed(4)).load_state_dict(np.zeros(3))
