@@ -24,9 +24,10 @@ DOCUMENTED = (TypeError, ValueError, IndexError, RuntimeError, FloatingPointErro
 CASES = Counter()  # function name -> calls made by the fuzz tests (reported at the end of the run)
 HANG_SECONDS = 30  # one call on a tiny input taking this long is a hang
 
-# A deadline that only a hang or a pathological slowdown trips on a loaded machine.
-FUZZ = settings(deadline=timedelta(seconds=10), suppress_health_check=[HealthCheck.too_slow,
-                                                                        HealthCheck.filter_too_much])
+# Twice the profile's examples (the cases are cheap: the suite takes about 40 s under the "ci" profile), and a
+# deadline that only a hang or a pathological slowdown trips on a loaded machine.
+FUZZ = settings(max_examples=2 * settings.default.max_examples, deadline=timedelta(seconds=10),
+                suppress_health_check=[HealthCheck.too_slow, HealthCheck.filter_too_much])
 
 
 class Hang(Exception):

@@ -169,6 +169,8 @@ def test_elementwise_losses_against_pytorch(name, shapes, reduction, seed, speci
     if not out.ok:
         return
     assert weight is None or name == "mse_loss", f"{name} took weight={weight!r}"
+    if name == "binary_cross_entropy_with_logits" and not np.isfinite(x).all():
+        return  # a logit of -inf: the loss is +inf (scratchnet); PyTorch's formula gives inf - inf = NaN
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         # mixed float32/float64: scratchnet computes in float64, PyTorch refuses or rounds to float32

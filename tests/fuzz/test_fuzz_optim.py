@@ -73,6 +73,8 @@ def test_optimizer_options_and_steps_against_pytorch(name, data, seed, special, 
         return
     assert out.ok, out
     opt = out.value
+    if chosen.get("centered") and chosen.get("alpha", 0.99) < 0.05:
+        return  # v - a**2 cancels to rounding noise: the step is then as ill-conditioned in PyTorch (no reference)
     tp = torch.tensor(start, requires_grad=True)
     topt = getattr(torch.optim, name)([tp], **chosen)
     for _ in range(2):
