@@ -42,6 +42,19 @@ def test_another_seed_gives_other_parameters(reference, tmp_path):
     assert all(a[k].tobytes() != b[k].tobytes() for k in a if k.endswith("weight"))
 
 
+STATE = {"cnn": ("model", "optimizer", "schedule"), "gan": ("generator", "discriminator", "opt_g", "opt_d"),
+         "gan-wgan-gp": ("generator", "discriminator", "opt_g", "opt_d"), "vae": ("model", "optimizer")}
+
+
+@pytest.mark.parametrize("name", list(CONFIGS))
+def test_checkpoints_hold_everything_a_resume_needs(name, reference):
+    state = sn.load(reference(name) / "checkpoint.npz")
+    for key in (*STATE[name], "loader", "rng", "epoch", "step", "config", "history"):
+        assert key in state, key
+    assert state["epoch"] == 2 and state["step"] == 12  # 6 batches per epoch in every configuration
+    assert set(state["rng"]) == {"seed", "numpy"} and state["loader"]["position"] == 0
+
+
 def kill_when_frozen(name, out, classifier, mode, n, tmp_path):
     """Start the demo under run_until_killed.py, wait until it freezes, SIGKILL it; return its log."""
     marker, log = tmp_path / f"frozen-{mode}", tmp_path / f"log-{mode}.txt"
@@ -65,7 +78,8 @@ def kill_when_frozen(name, out, classifier, mode, n, tmp_path):
 def test_sigkill_mid_epoch_then_resume_ends_identical(name, reference, tmp_path):
     out, classifier = tmp_path / "killed", classifier_for(name, reference)
     kill_when_frozen(name, out, classifier, "mid-epoch", 3, tmp_path)  # 3 steps into epoch 2
-    assert sn.load(out / "checkpoint.npz")["epoch"] == 1
+    last = sn.load(out / "checkpoint.npz")
+    assert (last["epoch"], last["step"]) == (1, 6)
     assert not (out / "metrics.json").exists()
     run_demo(name, out, classifier, "--resume")
     (state_a, metrics_a), (state_b, metrics_b) = final_state(reference(name)), final_state(out)
