@@ -123,20 +123,30 @@ class Softplus(Function):
         self.beta = beta
         self.threshold = threshold
 
+    def _wide(self, dtype):
+        """float64 when beta or the threshold overflow ``dtype`` (float16 and beta = 65520: 0 * inf = NaN)."""
+        big = float(np.finfo(dtype).max)
+        fits = abs(self.beta) <= big and (self.threshold is None or abs(self.threshold) <= big)
+        return dtype if fits else np.dtype(np.float64)
+
     def forward(self, a):
         xp = array_module(a)
-        z = a * self.beta
+        a_in = a.astype(self._wide(a.dtype), copy=False)
+        z = a_in * self.beta
         y = (xp.maximum(z, 0) + xp.log1p(xp.exp(-xp.abs(z)))) / self.beta
         if self.threshold is not None:
-            y = xp.where(z > self.threshold, a, y)
+            y = xp.where(z > self.threshold, a_in, y)
         return y.astype(a.dtype, copy=False)
 
     def backward(self, gy):
         x = self.inputs[0]
+        wide = self._wide(x.dtype)
+        if wide != x.dtype:
+            x = x.to(wide)
         slope = sigmoid(x * self.beta)
         if self.threshold is not None:
             slope = where(x.data * self.beta > self.threshold, 1.0, slope)
-        return gy * slope
+        return gy * slope.to(gy.dtype)
 
 
 def softplus(input, beta=1.0, threshold=20.0):

@@ -389,3 +389,12 @@ def test_leaky_relu_with_a_slope_beyond_the_dtype_keeps_positive_values():
     assert y.numpy().tolist() == [np.inf, 2.0, -np.inf]
     (y * sn.tensor(np.array([1, 1, 0], dtype=np.float16))).sum().backward()
     assert x.grad.numpy()[:2].tolist() == [1.0, 1.0]
+
+
+def test_softplus_with_a_beta_beyond_the_dtype_matches_pytorch():
+    """beta = 65520 overflows float16: z = 0 * inf made softplus(0) NaN (PyTorch: log(2) / 65520)."""
+    x = sn.tensor(np.zeros(2, dtype=np.float16), requires_grad=True)
+    y = F.softplus(x, beta=65520.0)
+    assert y.dtype == np.float16 and np.allclose(y.numpy(), np.log(2) / 65520, rtol=1e-2)  # a float16 subnormal
+    y.sum().backward()
+    assert x.grad.dtype == np.float16 and x.grad.numpy().tolist() == [0.5, 0.5]
