@@ -63,13 +63,18 @@ def _check_same_shape(input, target, fn):
 
 
 def _check_float_pair(input, target, reduction, fn):
-    """The checks every elementwise float loss makes: reduction, types, dtypes, equal shapes."""
+    """The checks every elementwise float loss makes: reduction, types, dtypes, equal shapes; returns both
+    in their common dtype."""
     _check_reduction(reduction, fn)
     _check_tensor(input, "input", fn)
     _check_tensor(target, "target", fn)
     _check_float(input, "input", fn)
     _check_float(target, "target", fn)
     _check_same_shape(input, target, fn)
+    if input.dtype != target.dtype:  # float32 with float64: all in float64 (1 - t in float32 lost digits)
+        dtype = np.promote_types(input.dtype, target.dtype)
+        input, target = input.to(dtype), target.to(dtype)
+    return input, target
 
 
 def _check_broadcasts_to(t, shape, what, fn):
@@ -235,7 +240,7 @@ class BinaryCrossEntropy(Function):
 def binary_cross_entropy(input, target, weight=None, *, reduction="mean"):
     """-weight * (t log x + (1 - t) log(1 - x)) for probabilities x in [0, 1], logs clamped at -100."""
     fn = "binary_cross_entropy"
-    _check_float_pair(input, target, reduction, fn)
+    input, target = _check_float_pair(input, target, reduction, fn)
     if weight is not None:
         _check_broadcasts_to(weight, input.shape, "weight", fn)
     x = input.data
@@ -272,7 +277,7 @@ def binary_cross_entropy_with_logits(input, target, weight=None, *, reduction="m
     Written as ``max(x, 0) - x t + log1p(e**-|x|) + (p - 1) t softplus(-x)``: finite and exact for any |x|.
     """
     fn = "binary_cross_entropy_with_logits"
-    _check_float_pair(input, target, reduction, fn)
+    input, target = _check_float_pair(input, target, reduction, fn)
     if weight is not None:
         _check_broadcasts_to(weight, input.shape, "weight", fn)
     loss = BinaryCrossEntropyWithLogits()(input, target)

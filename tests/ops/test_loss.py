@@ -486,3 +486,12 @@ def test_label_smoothing_must_be_a_number():
 def test_binary_cross_entropy_refuses_nan_input_like_pytorch():
     with pytest.raises(ValueError, match="^binary_cross_entropy: all elements of input should be between 0 and 1"):
         F.binary_cross_entropy(sn.tensor([0.5, float("nan")]), sn.tensor([1.0, 0.0]))
+
+
+@pytest.mark.parametrize("fn", [F.binary_cross_entropy, F.binary_cross_entropy_with_logits])
+def test_mixed_float32_and_float64_losses_are_computed_in_float64(fn):
+    """A float32 target with float64 input computed 1 - t in float32: digits lost inside a float64 result."""
+    x = np.array([0.3, 0.6, 0.9])
+    t = np.array([0.1, 0.7, 0.35], dtype=np.float32)
+    got = fn(sn.tensor(x), sn.tensor(t)).item()
+    assert got == fn(sn.tensor(x), sn.tensor(t.astype(np.float64))).item()
