@@ -101,3 +101,10 @@ def test_load_state_dict_refuses_foreign_states(state):
     with pytest.raises(ValueError, match="^StepLR.load_state_dict: "):
         schedule.load_state_dict(state)
     assert schedule.last_epoch == 0
+
+
+def test_cosine_with_a_vanishing_t_max_names_itself():
+    """T_max = 1e-308 made step() fail with a bare 'math domain error' from cos(inf)."""
+    schedule = CosineAnnealingLR(_opt(), 1e-308)
+    with pytest.raises(ValueError, match="^CosineAnnealingLR: step 1 / T_max 1e-308 overflows"):
+        schedule.step()

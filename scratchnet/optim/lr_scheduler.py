@@ -87,4 +87,7 @@ class CosineAnnealingLR(LRScheduler):
         super().__init__(optimizer, last_epoch)
 
     def lr_at(self, base_lr, epoch):
-        return self.eta_min + (base_lr - self.eta_min) * (1 + math.cos(math.pi * epoch / self.T_max)) / 2
+        angle = math.pi * epoch / self.T_max
+        if not math.isfinite(angle):  # a T_max like 1e-308: cos(inf) would raise a bare "math domain error"
+            raise ValueError(f"CosineAnnealingLR: step {epoch} / T_max {self.T_max} overflows")
+        return self.eta_min + (base_lr - self.eta_min) * (1 + math.cos(angle)) / 2
