@@ -238,5 +238,6 @@ def test_dropout(a, p, layout):
     assert y.shape == a.shape and y.dtype == a.dtype
     kept = y != 0
     with np.errstate(all="ignore"):
-        scaled = (a / a.dtype.type(1 - p)).astype(a.dtype) if p < 1 else a * 0  # NaN * 0 stays NaN, as PyTorch
+        # kept values times 1 / (1 - p) in the input's dtype (NaN * 0 stays NaN for p = 1, as in PyTorch)
+        scaled = a * (a.dtype.type(1) / a.dtype.type(1 - p)) if p < 1 else a * 0
     np.testing.assert_array_equal(y[kept], scaled[kept])
