@@ -61,7 +61,7 @@ def _as_dtype(dtype, op):
     """``np.dtype(dtype)``, checked; TypeError naming ``op`` for anything else."""
     try:
         dtype = np.dtype(dtype)
-    except TypeError:
+    except (TypeError, ValueError, SyntaxError):  # np.dtype("0:") is a ValueError, np.dtype(",") a SyntaxError
         raise TypeError(f"{op}: {dtype!r} is not a dtype") from None
     _check_dtype(dtype, op, "dtype")
     return dtype

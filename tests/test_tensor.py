@@ -220,3 +220,11 @@ def test_full_with_a_value_outside_the_dtype_names_full():
         sn.full((2,), 2**63)
     with pytest.raises(ValueError, match="^full: fill_value -1 does not fit dtype uint8"):
         sn.full((2,), -1, dtype=np.uint8)
+
+
+@pytest.mark.parametrize("dtype", ["0:", ","])
+def test_dtype_strings_numpy_cannot_parse_are_type_errors(dtype):
+    """np.dtype("0:") raises ValueError and np.dtype(",") SyntaxError: both leaked from tensor()."""
+    with pytest.raises(TypeError, match="^tensor: .* is not a dtype"):
+        sn.tensor([1.0], dtype=dtype)
+
