@@ -192,6 +192,9 @@ def arange(start, end=None, step=1, dtype=None, requires_grad=False, device=None
         ints = all(isinstance(v, (int, np.integer)) and not isinstance(v, bool) for v in (start, end, step))
         dtype = np.int64 if ints else np.float32
     dtype = _as_dtype(dtype, "arange")
-    n = max(int(np.ceil((end - start) / step)), 0)
+    count = np.ceil((end - start) / step)
+    if not count < np.iinfo(np.intp).max:  # a step like 5e-324 (int(inf) would raise OverflowError)
+        raise ValueError(f"arange: the range from {start} to {end} by {step} holds too many values")
+    n = max(int(count), 0)
     values = start + step * np.arange(n, dtype=np.float64 if dtype.kind == "f" else np.int64)
     return _finish(_place(values.astype(dtype), device), requires_grad)

@@ -228,3 +228,8 @@ def test_dtype_strings_numpy_cannot_parse_are_type_errors(dtype):
     with pytest.raises(TypeError, match="^tensor: .* is not a dtype"):
         sn.tensor([1.0], dtype=dtype)
 
+
+def test_arange_with_too_many_values_names_arange():
+    """A step of 5e-324 leaked OverflowError (int(inf))."""
+    with pytest.raises(ValueError, match="^arange: the range from 0 to 1 by 5e-324 holds too many values"):
+        sn.arange(0, 1, 5e-324)
