@@ -94,7 +94,7 @@ class LeakyReLU(Function):
     def forward(self, a):
         xp = array_module(a)
         if not abs(self.slope) <= float(np.finfo(a.dtype).max):  # the slope overflows the dtype: 0 * inf would be NaN
-            return xp.where(a > 0, a, a * self.slope)
+            return xp.where(a > 0, a, (a.astype(np.float64) * self.slope).astype(a.dtype))
         return xp.maximum(a, 0) + xp.minimum(a, 0) * self.slope
 
     def backward(self, gy):

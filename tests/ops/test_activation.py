@@ -387,6 +387,7 @@ def test_leaky_relu_with_a_slope_beyond_the_dtype_keeps_positive_values():
     x = sn.tensor(np.array([np.inf, 2.0, -1.0], dtype=np.float16), requires_grad=True)
     y = F.leaky_relu(x, 65520.0)
     assert y.numpy().tolist() == [np.inf, 2.0, -np.inf]
+    assert F.leaky_relu(sn.tensor(np.zeros(1, np.float16)), 65520.0).numpy().tolist() == [0.0]  # not 0 * inf
     (y * sn.tensor(np.array([1, 1, 0], dtype=np.float16))).sum().backward()
     assert x.grad.numpy()[:2].tolist() == [1.0, 1.0]
 
