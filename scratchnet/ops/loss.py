@@ -110,6 +110,8 @@ def _class_targets(input, target, weight, ignore_index, fn):
             f"got {tuple(target.shape)}"
         )
     n_classes = input.shape[axis]
+    if n_classes == 0 and target.data.size:
+        raise ValueError(f"{fn}: input of shape {tuple(input.shape)} has no classes (C = 0) for its targets")
     if weight is not None:
         _check_tensor(weight, "weight", fn)
         _check_float(weight, "weight", fn)

@@ -495,3 +495,12 @@ def test_mixed_float32_and_float64_losses_are_computed_in_float64(fn):
     t = np.array([0.1, 0.7, 0.35], dtype=np.float32)
     got = fn(sn.tensor(x), sn.tensor(t)).item()
     assert got == fn(sn.tensor(x), sn.tensor(t.astype(np.float64))).item()
+
+
+@pytest.mark.parametrize("fn", [F.nll_loss, F.cross_entropy])
+def test_inputs_without_classes_name_the_loss(fn):
+    """With C = 0 and every target ignored, the weights' lookup failed as 'getitem: index 0 is out of bounds'."""
+    with pytest.raises(ValueError, match=f"^{fn.__name__}: input of shape \\(0,\\) has no classes"):
+        fn(sn.zeros(0), sn.tensor(1), ignore_index=1)
+    with pytest.raises(ValueError, match=f"^{fn.__name__}: input of shape \\(2, 0\\) has no classes"):
+        fn(sn.zeros(2, 0), sn.tensor([0, 0]))
