@@ -76,7 +76,7 @@ def main(argv=None):
     config = {"model": "CNN", **model.config, "data": args.data}
     optimizer = sn.optim.AdamW(model.parameters(), lr=args.lr, weight_decay=1e-4)
     schedule = sn.optim.lr_scheduler.CosineAnnealingLR(optimizer, T_max=args.epochs * len(train_loader))
-    history, start_epoch, seconds = [], 0, 0.0
+    history, start_epoch, step, seconds = [], 0, 0, 0.0
     if args.resume:
         state = load_checkpoint(parser, args, config)
         model.load_state_dict(state["model"])
@@ -85,6 +85,7 @@ def main(argv=None):
         train_loader.load_state_dict(state["loader"])
         sn.backend.set_rng_state(state["rng"])  # dropout masks continue where they stopped
         history, start_epoch, seconds = state["history"], state["epoch"], state["seconds"]
+        step = state.get("step", schedule.last_epoch)  # optimizer steps so far (older checkpoints: the schedule's)
         print(f"resuming after epoch {start_epoch} from {args.out}/checkpoint.npz")
 
     n_params = sum(p.numel() for p in model.parameters())
@@ -97,6 +98,7 @@ def main(argv=None):
         loss_sum = 0.0
         bar = progress(train_loader, f"epoch {epoch + 1}/{args.epochs}")
         for x, y in bar:
+            step += 1
             logits = model(x)
             loss = F.cross_entropy(logits, y)
             write_graph(args, loss, model)
@@ -118,7 +120,7 @@ def main(argv=None):
         save_checkpoint(args, config, model=model.state_dict(), optimizer=optimizer.state_dict(),
                         schedule=schedule.state_dict(), loader=train_loader.state_dict(),
                         rng=sn.backend.get_rng_state(), normalize=mean_std, history=history,
-                        epoch=epoch + 1, seconds=seconds)
+                        epoch=epoch + 1, step=step, seconds=seconds)
 
     test_loss, test_acc, preds = evaluate(model, test_loader)
     report(args, train_set, test_set, preds, history, test_loss, test_acc, n_params, seconds)

@@ -114,7 +114,7 @@ def main(argv=None):
         "beta": args.beta,
         "data": args.data,
     }
-    history, start_epoch, seconds = [], 0, 0.0
+    history, start_epoch, step, seconds = [], 0, 0, 0.0
     if args.resume:
         state = load_checkpoint(parser, args, config)
         model.load_state_dict(state["model"])
@@ -127,6 +127,7 @@ def main(argv=None):
             state["epoch"],
             state["seconds"],
         )
+        step = state.get("step", 0)  # optimizer steps so far (not in checkpoints older than issue 8)
         print(f"resuming after epoch {start_epoch} from {args.out}/checkpoint.npz")
 
     n_params = sum(p.numel() for p in model.parameters())
@@ -139,6 +140,7 @@ def main(argv=None):
         sums, seen = dict.fromkeys(TERMS, 0.0), 0
         bar = progress(train_loader, f"epoch {epoch + 1}/{args.epochs}")
         for x, _ in bar:
+            step += 1
             terms = vae.loss(model, x, args.beta)
             write_graph(args, terms.loss, model)
             optimizer.zero_grad()
@@ -174,6 +176,7 @@ def main(argv=None):
             rng=sn.backend.get_rng_state(),
             history=history,
             epoch=epoch + 1,
+            step=step,
             seconds=seconds,
         )
 

@@ -191,7 +191,15 @@ def get_rng_state():
 
 
 def set_rng_state(state):
-    """Restore a state taken by ``get_rng_state``."""
+    """Restore a state taken by ``get_rng_state``; ValueError (and nothing changed) for anything else."""
     global _seed
-    _seed = None if state["seed"] == -1 else int(state["seed"])
+    try:
+        seed = state["seed"]
+        if isinstance(seed, bool) or int(seed) != seed or seed < -1:
+            raise ValueError(f"seed {seed!r} is not an integer >= -1")
+        check = np.random.default_rng().bit_generator
+        check.state = state["numpy"]  # a damaged state fails here, before the real generator changes
+    except (KeyError, IndexError, TypeError, ValueError, OverflowError) as e:
+        raise ValueError(f"set_rng_state: not a state from get_rng_state ({type(e).__name__}: {e})") from None
+    _seed = None if seed == -1 else int(seed)
     generator("numpy").bit_generator.state = state["numpy"]

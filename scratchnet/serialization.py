@@ -71,8 +71,11 @@ def save(obj, path, compress=False):
     file is touched. ``compress=True`` deflates the arrays (smaller, slower).
     """
     arrays = {}
-    root = _encode(obj, "obj", arrays, set())
-    manifest = json.dumps({"format": FORMAT, "version": VERSION, "root": root}, allow_nan=False)
+    try:
+        root = _encode(obj, "obj", arrays, set())
+        manifest = json.dumps({"format": FORMAT, "version": VERSION, "root": root}, allow_nan=False)
+    except RecursionError:
+        raise ValueError("save: obj is nested too deeply to be saved (Python's recursion limit)") from None
     arrays[MANIFEST] = np.frombuffer(manifest.encode("utf-8"), dtype=np.uint8)
     writer = np.savez_compressed if compress else np.savez
     _write_atomically(os.fspath(path), lambda f: writer(f, **arrays))
@@ -147,7 +150,10 @@ def _write_atomically(path, write):
     """
     directory, name = os.path.split(os.path.abspath(path))
     tmp = os.path.join(directory, f".{name[:200]}.{secrets.token_hex(6)}.tmp")  # hidden, unique, short enough
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_BINARY", 0), 0o666)
+    try:
+        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_BINARY", 0), 0o666)
+    except OSError as e:  # name the checkpoint, not the temporary file (e.g. a folder that does not exist)
+        raise type(e)(e.errno, e.strerror, path) from None
     try:
         with os.fdopen(fd, "wb") as f:
             write(f)
@@ -214,6 +220,7 @@ def _read(f):
     with npz:
         if MANIFEST not in npz.files:
             raise _Corrupt(f"no {MANIFEST!r} entry")
+        _check_size(npz, MANIFEST)
         raw = npz[MANIFEST]
         if not isinstance(raw, np.ndarray) or raw.dtype != np.uint8 or raw.ndim != 1:
             raise _Corrupt(f"the {MANIFEST!r} entry is not a uint8 vector")
@@ -229,12 +236,43 @@ def _read(f):
         def entry(key):
             if not isinstance(key, str) or key not in names:
                 raise _Corrupt(f"the manifest refers to a missing array {key!r}")
+            _check_size(npz, key)
             array = npz[key]
             if not isinstance(array, np.ndarray):
                 raise _Corrupt(f"entry {key!r} is not a .npy array")
             return array
 
         return _decode(manifest["root"], entry)
+
+
+def _check_size(npz, key):
+    """Refuse entry ``key`` if its .npy header claims more data than the entry holds.
+
+    NumPy allocates the whole array before reading it, so a damaged or hostile header claiming a
+    terabyte would otherwise end in MemoryError (or in a huge allocation) instead of ValueError.
+    """
+    info = npz.zip.getinfo(key + ".npy") if key + ".npy" in npz.zip.namelist() else npz.zip.getinfo(key)
+    # the sizes in the zip directory can lie too: bound them by the file and by what deflate can expand to
+    file_bytes = npz.zip.fp.seek(0, os.SEEK_END)
+    stored = info.compress_type == zipfile.ZIP_STORED
+    if info.compress_size > file_bytes or info.file_size > (info.compress_size if stored else 1100 * info.compress_size):
+        raise _Corrupt(f"entry {key!r} claims {info.file_size} bytes in {info.compress_size} stored bytes")
+    with npz.zip.open(info) as member:
+        version = np.lib.format.read_magic(member)
+        if version == (1, 0):
+            shape, _, dtype = np.lib.format.read_array_header_1_0(member)
+        elif version == (2, 0):
+            shape, _, dtype = np.lib.format.read_array_header_2_0(member)
+        else:
+            return  # version 3 (utf-8 field names): np.load checks it as it reads
+        available = info.file_size - member.tell()
+    if dtype.hasobject:
+        return  # refused by allow_pickle=False when read
+    claimed = dtype.itemsize
+    for n in shape:
+        claimed *= n
+    if claimed > available:
+        raise _Corrupt(f"entry {key!r} claims {claimed} bytes of data but holds {available}")
 
 
 def _decode(node, entry):

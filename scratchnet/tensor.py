@@ -139,8 +139,12 @@ class Tensor:
             else:
                 dtype = a
         out = self
-        if dtype is not None and np.dtype(dtype) != self.data.dtype:
-            out = _ops.shape.Cast(np.dtype(dtype))(out)
+        if dtype is not None:
+            from .creation import _as_dtype
+
+            dtype = _as_dtype(dtype, "to")
+        if dtype is not None and dtype != self.data.dtype:
+            out = _ops.shape.Cast(dtype)(out)
         if device is not None:
             if not backend.is_on(out.data, device):
                 out = _ops.shape.ToDevice(device)(out)

@@ -115,3 +115,28 @@ def test_rng_state_round_trip_through_a_checkpoint(tmp_path):
     sn.manual_seed(99)
     backend.set_rng_state(sn.load(tmp_path / "rng.npz"))
     np.testing.assert_array_equal(sn.randn(4).numpy(), expected)
+
+
+@pytest.mark.parametrize(
+    "damage",
+    [
+        lambda s: None,
+        lambda s: {"seed": 0},
+        lambda s: {**s, "seed": "a"},
+        lambda s: {**s, "numpy": {"bit_generator": "PCG64"}},
+        lambda s: {**s, "numpy": {**s["numpy"], "state": {"state": -1, "inc": 2**200}}},
+    ],
+    ids=["none", "no-numpy", "seed-str", "no-state", "overflow"],
+)
+def test_set_rng_state_refuses_damaged_states_and_changes_nothing(damage):
+    """These used to escape as TypeError/KeyError/OverflowError, some after the seed had been changed."""
+    sn.manual_seed(7)
+    good = backend.get_rng_state()
+    with pytest.raises(ValueError, match="^set_rng_state: not a state from get_rng_state"):
+        backend.set_rng_state(damage(good))
+    assert backend.get_rng_state() == good
+
+
+def test_set_rng_state_of_an_array_is_a_value_error():
+    with pytest.raises(ValueError, match="^set_rng_state: not a state"):
+        backend.set_rng_state(np.zeros(3))  # leaked NumPy's IndexError

@@ -68,3 +68,43 @@ def test_matches_pytorch(name, kwargs):
         tsched.step()
         theirs.append(tsched.get_last_lr()[0])
     np.testing.assert_allclose(ours, theirs, rtol=1e-12, atol=1e-15)
+
+
+# --------------------------------------------------------------------------- malformed input (issue 8)
+
+
+def _opt():
+    return sn.optim.SGD([sn.zeros(2, requires_grad=True)], lr=0.1)
+
+
+def test_a_scheduler_needs_an_optimizer():
+    with pytest.raises(TypeError, match="^StepLR: NoneType is not an Optimizer"):
+        StepLR(None, 1)  # used to be AttributeError
+
+
+@pytest.mark.parametrize("t_max,error", [(float("nan"), ValueError), (0, ValueError), ("10", TypeError)])
+def test_cosine_t_max_must_be_a_positive_number(t_max, error):
+    """T_max=nan used to be accepted and make every learning rate NaN."""
+    with pytest.raises(error, match="^CosineAnnealingLR: T_max must be"):
+        CosineAnnealingLR(_opt(), t_max)
+
+
+@pytest.mark.parametrize("step_size,error", [(1.5, TypeError), ("2", TypeError), (0, ValueError)])
+def test_step_size_must_be_a_positive_int(step_size, error):
+    with pytest.raises(error, match="^StepLR: step_size must be"):
+        StepLR(_opt(), step_size)
+
+
+@pytest.mark.parametrize("state", [None, {"x": 1}, {"last_epoch": 3, "base_lrs": [0.1, 0.2]}])
+def test_load_state_dict_refuses_foreign_states(state):
+    schedule = StepLR(_opt(), 2)
+    with pytest.raises(ValueError, match="^StepLR.load_state_dict: "):
+        schedule.load_state_dict(state)
+    assert schedule.last_epoch == 0
+
+
+def test_cosine_with_a_vanishing_t_max_names_itself():
+    """T_max = 1e-308 made step() fail with a bare 'math domain error' from cos(inf)."""
+    schedule = CosineAnnealingLR(_opt(), 1e-308)
+    with pytest.raises(ValueError, match="^CosineAnnealingLR: step 1 / T_max 1e-308 overflows"):
+        schedule.step()

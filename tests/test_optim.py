@@ -632,3 +632,78 @@ def test_a_torch_state_dict_loads_and_both_continue_in_step(name, options):
         topt.step()
     for p, tp in zip(ours, torder):
         np.testing.assert_allclose(p.numpy(), tp.detach().numpy(), rtol=1e-10)
+
+
+# --------------------------------------------------------------------------- malformed input (issue 8)
+
+OPTIMIZERS = [optim.SGD, optim.Adam, optim.AdamW, optim.RMSprop]
+
+
+@pytest.mark.parametrize("cls", OPTIMIZERS, ids=lambda c: c.__name__)
+@pytest.mark.parametrize("bad", ["0.1", None, [0.1], True])
+def test_hyperparameters_must_be_numbers(cls, bad):
+    """lr="0.1" used to fail with "'>=' not supported between 'str' and 'int'" (no optimizer named)."""
+    with pytest.raises(TypeError, match=f"^{cls.__name__}: lr must be a number"):
+        cls([sn.zeros(2, requires_grad=True)], lr=bad)
+
+
+def test_sgd_dampening_is_checked_up_front():
+    """dampening="a" used to be accepted and fail inside step()."""
+    with pytest.raises(TypeError, match="^SGD: dampening must be a number"):
+        optim.SGD([sn.zeros(2, requires_grad=True)], momentum=0.9, dampening="a")
+
+
+@pytest.mark.parametrize("betas,error", [(0.9, ValueError), ((0.9, "a"), TypeError), ([0.9, 0.99, 0.5], ValueError)])
+def test_adam_betas_must_be_a_pair_of_numbers(betas, error):
+    with pytest.raises(error, match="^Adam: betas"):
+        optim.Adam([sn.zeros(2, requires_grad=True)], betas=betas)
+    assert optim.Adam([sn.zeros(2, requires_grad=True)], betas=[0.5, 0.6]).defaults["betas"] == (0.5, 0.6)
+
+
+def test_params_must_be_iterable():
+    with pytest.raises(TypeError, match="^SGD: params must be an iterable"):
+        optim.SGD(None)
+
+
+@pytest.mark.parametrize("cls", OPTIMIZERS, ids=lambda c: c.__name__)
+@pytest.mark.parametrize(
+    "state",
+    [
+        None,
+        {"foo": 1},
+        {"state": {}, "param_groups": [{"lr": 1.0}]},
+        {"state": [], "param_groups": [{"lr": 1.0, "params": [0]}]},
+        {"state": {0: 1.5}, "param_groups": [{"lr": 1.0, "params": [0]}]},
+        {"state": {0: {"exp_avg": np.array(["a", "b"])}}, "param_groups": [{"lr": 1.0, "params": [0]}]},
+    ],
+    ids=["none", "foreign", "group-without-params", "state-list", "state-number", "string-array"],
+)
+def test_load_state_dict_refuses_a_malformed_state_with_value_error(cls, state):
+    """These used to escape as KeyError / AttributeError / TypeError; the optimizer stays as it was."""
+    p = sn.zeros(2, requires_grad=True)
+    opt = cls([p], lr=0.5)
+    before = opt.state_dict()
+    with pytest.raises(ValueError, match=f"^({cls.__name__}.)?load_state_dict: "):
+        opt.load_state_dict(state)
+    assert opt.state_dict() == before
+
+
+@pytest.mark.parametrize("step", [np.array([1.0, 2.0]), "3", -1, 2.5, None])
+def test_load_state_dict_refuses_a_step_that_is_not_a_count(step):
+    """A 2-element step raised NumPy's "can only convert an array of size 1" and "3" was taken and failed in step()."""
+    p = sn.zeros(2, requires_grad=True)
+    opt = optim.Adam([p])
+    p.grad = sn.ones(2)
+    opt.step()
+    state = opt.state_dict()
+    state["state"][0]["step"] = step
+    with pytest.raises(ValueError, match="^load_state_dict: step of parameter 0"):
+        optim.Adam([p]).load_state_dict(state)
+
+
+@pytest.mark.parametrize("cls,flag", [(optim.SGD, "nesterov"), (optim.Adam, "amsgrad"), (optim.RMSprop, "centered")])
+def test_flags_must_be_booleans(cls, flag):
+    """nesterov=np.ones(2) (e.g. from a damaged checkpoint) raised NumPy's "truth value ... is ambiguous"."""
+    with pytest.raises(TypeError, match=f"^{cls.__name__}: {flag} must be True or False"):
+        cls([sn.zeros(2, requires_grad=True)], momentum=0.9, **{flag: np.ones(2)}) if cls is optim.SGD else cls(
+            [sn.zeros(2, requires_grad=True)], **{flag: "yes"})

@@ -550,3 +550,31 @@ def test_error_names_the_reason(tmp_path):
     _craft("missing array", path)
     with pytest.raises(ValueError, match="missing array 'array_9'"):
         load(path)
+
+
+def test_saving_into_a_missing_folder_names_the_checkpoint_not_the_temporary_file(tmp_path):
+    path = tmp_path / "no-such-folder" / "c.npz"
+    with pytest.raises(FileNotFoundError) as info:
+        save({"v": 1}, path)
+    assert info.value.filename == str(path) and ".tmp" not in str(info.value)
+
+
+def test_a_structure_too_deep_to_save_is_a_value_error_naming_save(tmp_path):
+    deep = []
+    for _ in range(5000):
+        deep = [deep]
+    with pytest.raises(ValueError, match="^save: obj is nested too deeply"):
+        save(deep, tmp_path / "c.npz")  # used to be a bare RecursionError
+    assert os.listdir(tmp_path) == []
+
+
+@pytest.mark.parametrize("compression", [zipfile.ZIP_STORED, zipfile.ZIP_DEFLATED])
+def test_an_entry_claiming_more_data_than_it_holds_is_refused_before_allocating(tmp_path, compression):
+    """A .npy header claiming 10**12 elements made NumPy allocate 931 GiB: MemoryError instead of ValueError."""
+    header = "{'descr': '<f8', 'fortran_order': False, 'shape': (1000000000000,), }"
+    header += " " * (117 - len(header)) + "\n"
+    path = tmp_path / "c.npz"
+    with zipfile.ZipFile(path, "w", compression=compression) as z:
+        z.writestr("manifest.npy", b"\x93NUMPY\x01\x00v\x00" + header.encode() + b"\x00" * 16)
+    with pytest.raises(ValueError, match="claims 8000000000000 bytes of data but holds 16"):
+        load(path)

@@ -44,6 +44,34 @@ def test_tensor_rejects_non_numeric_data():
         sn.tensor([[1.0, 2.0], [3.0]])
 
 
+@pytest.mark.parametrize(
+    "data",
+    [
+        1 + 2j,  # complex: no op of scratchnet handles it (maximum, relu... would compare wrongly)
+        np.array([1 + 2j], dtype=np.complex64),
+        np.array([1, None], dtype=object),
+        np.array(["2020-01-01"], dtype="datetime64[D]"),
+        np.zeros(2, dtype=[("a", "f4")]),
+        np.ones(2, dtype=np.longdouble),
+        2**70,  # does not fit any integer dtype
+    ],
+    ids=["complex", "complex-array", "object-array", "datetime", "structured", "float128", "huge-int"],
+)
+def test_tensor_rejects_dtypes_it_cannot_compute_with(data):
+    if np.dtype(np.longdouble).itemsize <= 8 and getattr(data, "dtype", None) == np.longdouble:
+        pytest.skip("long double is float64 on this platform")
+    with pytest.raises(TypeError, match="^tensor: cannot make a tensor from"):
+        sn.tensor(data)
+
+
+@pytest.mark.parametrize("dtype", [str, "foo", np.complex64, object])
+def test_tensor_rejects_a_bad_dtype_argument_naming_itself(dtype):
+    with pytest.raises(TypeError, match="^tensor: "):
+        sn.tensor([1.0], dtype=dtype)
+    with pytest.raises(TypeError, match="^zeros: "):
+        sn.zeros(2, dtype=dtype)
+
+
 # --------------------------------------------------------------------------- attributes
 
 
@@ -125,6 +153,26 @@ def test_factories_shapes_and_dtypes():
         sn.zeros(-1)
 
 
+@pytest.mark.parametrize("factory", [sn.zeros, sn.ones, sn.rand, sn.randn])
+@pytest.mark.parametrize("size", [2.5, "2", None, (2, 1.0)])
+def test_factories_refuse_sizes_that_are_not_ints(factory, size):
+    """2.5 used to become 2 silently, and "a" gave int()'s ValueError without the op's name."""
+    with pytest.raises(TypeError, match=f"^{factory.__name__}: sizes must be ints"):
+        factory(size)
+
+
+def test_reshape_refuses_sizes_that_are_not_ints():
+    x = sn.zeros(6)
+    with pytest.raises(TypeError, match="^reshape: sizes must be ints"):
+        x.reshape(6.5)  # used to reshape to (6,)
+    assert x.reshape(np.int64(2), 3).shape == (2, 3)
+
+
+def test_full_refuses_a_fill_value_that_is_not_a_number():
+    with pytest.raises(TypeError, match="^full: fill_value must be a number"):
+        sn.full((2,), "x")
+
+
 def test_arange_like_pytorch():
     assert sn.arange(5).numpy().tolist() == [0, 1, 2, 3, 4] and sn.arange(5).dtype == np.int64
     a = sn.arange(0, 1, 0.25)
@@ -133,6 +181,11 @@ def test_arange_like_pytorch():
     assert sn.arange(3, dtype=sn.float64).dtype == np.float64
     with pytest.raises(ValueError, match="step"):
         sn.arange(0, 1, 0)
+    for bad in (float("inf"), float("nan")):  # inf used to escape as OverflowError
+        with pytest.raises(ValueError, match="^arange: end must be finite"):
+            sn.arange(0, bad)
+    with pytest.raises(TypeError, match="^arange: end must be a number"):
+        sn.arange("3")
 
 
 def test_random_factories_and_manual_seed():
@@ -152,3 +205,31 @@ def test_random_factories_and_manual_seed():
         sn.randn(2, dtype=sn.int64)
     with pytest.raises(ValueError, match="seed"):
         sn.manual_seed(-1)
+
+
+@pytest.mark.parametrize("dtype", [5, "complex64", object])
+def test_to_a_dtype_a_tensor_cannot_hold_names_the_op(dtype):
+    """to(5) gave NumPy's "Cannot interpret '5' as a data type"; to('complex64') made a complex tensor."""
+    with pytest.raises(TypeError, match="^to: "):
+        sn.ones(2).to(dtype)
+
+
+def test_full_with_a_value_outside_the_dtype_names_full():
+    """full((2,), 2**63) leaked NumPy's OverflowError."""
+    with pytest.raises(ValueError, match="^full: fill_value 9223372036854775808 does not fit dtype int64"):
+        sn.full((2,), 2**63)
+    with pytest.raises(ValueError, match="^full: fill_value -1 does not fit dtype uint8"):
+        sn.full((2,), -1, dtype=np.uint8)
+
+
+@pytest.mark.parametrize("dtype", ["0:", ","])
+def test_dtype_strings_numpy_cannot_parse_are_type_errors(dtype):
+    """np.dtype("0:") raises ValueError and np.dtype(",") SyntaxError: both leaked from tensor()."""
+    with pytest.raises(TypeError, match="^tensor: .* is not a dtype"):
+        sn.tensor([1.0], dtype=dtype)
+
+
+def test_arange_with_too_many_values_names_arange():
+    """A step of 5e-324 leaked OverflowError (int(inf))."""
+    with pytest.raises(ValueError, match="^arange: the range from 0 to 1 by 5e-324 holds too many values"):
+        sn.arange(0, 1, 5e-324)

@@ -12,6 +12,8 @@ current epoch (its order and the batches already handed out), so a run interrupt
 resumes with exactly the batches it would have seen.
 """
 
+import numbers
+
 import numpy as np
 
 from .. import backend
@@ -41,8 +43,16 @@ class DataLoader:
                 f"DataLoader: images must be (N, H, W) or (N, C, H, W) with labels (N,); "
                 f"got {images.shape} and {labels.shape}"
             )
-        if isinstance(batch_size, bool) or int(batch_size) != batch_size or batch_size < 1:
+        if images.dtype.kind not in "biuf":
+            raise TypeError(f"DataLoader: images must hold numbers, got dtype {images.dtype}")
+        if labels.dtype.kind not in "iu":  # float labels were cut to integers silently
+            raise TypeError(f"DataLoader: labels must be integer class indices, got dtype {labels.dtype}")
+        if isinstance(batch_size, bool) or not isinstance(batch_size, numbers.Real):
+            raise TypeError(f"DataLoader: batch_size must be a positive integer, got {batch_size!r}")
+        if not (batch_size >= 1 and float(batch_size).is_integer()):  # also NaN and inf
             raise ValueError(f"DataLoader: batch_size must be a positive integer, got {batch_size!r}")
+        if seed is not None and (isinstance(seed, bool) or not isinstance(seed, numbers.Integral) or seed < 0):
+            raise ValueError(f"DataLoader: seed must be None or a non-negative integer, got {seed!r}")
         if transform is not None and not callable(transform):
             raise TypeError(f"DataLoader: transform must be callable as transform(batch, rng), got {transform!r}")
         self.dataset, self.images, self.labels = dataset, images, labels
@@ -84,7 +94,14 @@ class DataLoader:
         if x.ndim == 3:
             x = x[:, None]
         if self.transform is not None:
+            n = len(x)
             x = self.transform(x, self.rng)
+            if not isinstance(x, np.ndarray) or x.ndim != 4 or len(x) != n or x.dtype.kind != "f":
+                got = f"shape {x.shape} and dtype {x.dtype}" if isinstance(x, np.ndarray) else type(x).__name__
+                raise TypeError(
+                    f"DataLoader: transform {self.transform!r} must return a float batch (B, C, H, W) with "
+                    f"B = {n}, got {got}"
+                )
         y = self.labels[index].astype(np.int64)
         return Tensor(backend.on_current_device(x)), Tensor(backend.on_current_device(y))
 
@@ -128,8 +145,12 @@ class DataLoader:
                 "uinteger": int(state["rng_uinteger"]),
             }
             position, epoch = int(state["position"]), int(state["epoch"])
+            if position != state["position"] or epoch != state["epoch"]:
+                raise ValueError(f"position {state['position']!r} and epoch {state['epoch']!r} must be integers")
             order = np.asarray(state["order"], dtype=np.int64)
-        except (KeyError, TypeError, ValueError) as e:
+            check = np.random.PCG64()
+            check.state = rng_state  # a bad state fails here, before this loader changes
+        except (KeyError, IndexError, TypeError, ValueError, OverflowError) as e:
             raise ValueError(f"DataLoader.load_state_dict: not a DataLoader state ({type(e).__name__}: {e})") from None
         n = len(self.labels)
         if not 0 <= position < max(len(self), 1):

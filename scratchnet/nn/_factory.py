@@ -1,6 +1,7 @@
 """Making a layer's parameters: empty tensors of the right dtype and device, filled by ``init``."""
 
 import math
+import numbers
 
 import numpy as np
 
@@ -8,6 +9,25 @@ from .. import backend
 from ..tensor import Tensor
 from . import init
 from .parameter import Parameter
+
+
+def check_size(value, name, who, minimum=0):
+    """``value`` as an int >= ``minimum``: TypeError naming the layer for 2.5 or "3", ValueError for -1."""
+    if isinstance(value, bool) or not isinstance(value, numbers.Integral):
+        raise TypeError(f"{who}: {name} must be an int, got {value!r}")
+    if value < minimum:
+        raise ValueError(f"{who}: {name} must be at least {minimum}, got {value}")
+    return int(value)
+
+
+def int_pair(value, name, who):
+    """An int or a pair of ints as a tuple of two ints (2.5 is a TypeError, not 2)."""
+    pair = tuple(value) if isinstance(value, (tuple, list)) else (value, value)
+    if len(pair) != 2:
+        raise ValueError(f"{who}: {name} must be an int or a pair of ints, got {value!r}")
+    if any(isinstance(v, bool) or not isinstance(v, numbers.Integral) for v in pair):
+        raise TypeError(f"{who}: {name} must be an int or a pair of ints, got {value!r}")
+    return int(pair[0]), int(pair[1])
 
 
 def new_parameter(*shape, device=None, dtype=None):

@@ -6,8 +6,7 @@ going from out_channels back to in_channels.
 """
 
 from .. import functional as F
-from ..ops.conv import _pair
-from ._factory import default_init, new_parameter
+from ._factory import check_size, default_init, int_pair, new_parameter
 from .module import Module
 
 
@@ -20,15 +19,17 @@ class _ConvNd(Module):
             raise ValueError(f"{name}: only groups=1 is supported, got groups={groups}")
         if padding_mode != "zeros":
             raise ValueError(f"{name}: only padding_mode='zeros' is supported, got {padding_mode!r}")
-        if in_channels <= 0 or out_channels <= 0:
-            raise ValueError(f"{name}: channels must be positive, got in_channels={in_channels}, out_channels={out_channels}")
-        self.in_channels = in_channels
-        self.out_channels = out_channels
-        self.kernel_size = _pair(kernel_size, "kernel_size", name)
-        self.stride = _pair(stride, "stride", name)
-        self.padding = padding if isinstance(padding, str) else _pair(padding, "padding", name)
-        self.dilation = _pair(dilation, "dilation", name)
-        self.output_padding = _pair(output_padding, "output_padding", name)
+        self.in_channels = check_size(in_channels, "in_channels", name, minimum=1)
+        self.out_channels = check_size(out_channels, "out_channels", name, minimum=1)
+        self.kernel_size = int_pair(kernel_size, "kernel_size", name)
+        self.stride = int_pair(stride, "stride", name)
+        if isinstance(padding, str) and padding not in ("valid", "same"):
+            raise ValueError(f"{name}: invalid padding string {padding!r}, should be one of 'valid', 'same'")
+        if padding == "same" and self.stride != (1, 1):
+            raise ValueError(f"{name}: padding='same' is not supported for strided convolutions")
+        self.padding = padding if isinstance(padding, str) else int_pair(padding, "padding", name)
+        self.dilation = int_pair(dilation, "dilation", name)
+        self.output_padding = int_pair(output_padding, "output_padding", name)
         self.groups = groups
         self.padding_mode = padding_mode
         if min(self.kernel_size) <= 0 or min(self.stride) <= 0 or min(self.dilation) <= 0:

@@ -1,7 +1,7 @@
 """``Linear``: y = x W^T + b, with W of shape (out_features, in_features) as in PyTorch."""
 
 from .. import functional as F
-from ._factory import default_init, new_parameter
+from ._factory import check_size, default_init, new_parameter
 from .module import Module
 
 
@@ -10,8 +10,8 @@ class Linear(Module):
 
     def __init__(self, in_features, out_features, bias=True, device=None, dtype=None):
         super().__init__()
-        self.in_features = in_features
-        self.out_features = out_features
+        self.in_features = check_size(in_features, "in_features", "Linear")
+        self.out_features = check_size(out_features, "out_features", "Linear")
         self.weight = new_parameter(out_features, in_features, device=device, dtype=dtype)
         if bias:
             self.bias = new_parameter(out_features, device=device, dtype=dtype)

@@ -63,13 +63,17 @@ def _unexpected_keys(module, keys, prefix, own):
     for key in keys:
         if key in own:
             continue
+        if not isinstance(key, str):  # a damaged or foreign state dict: nothing is named by it
+            found.append(key)
+            continue
         head, dot, _ = key[len(prefix) :].partition(".")
         if not dot or head not in module._modules:
             found.append(key)
     for name, child in module._modules.items():
         if child is not None:
             child_prefix = prefix + name + "."
-            found += _unexpected_keys(child, [k for k in keys if k.startswith(child_prefix)], child_prefix, own)
+            keys_below = [k for k in keys if isinstance(k, str) and k.startswith(child_prefix)]
+            found += _unexpected_keys(child, keys_below, child_prefix, own)
     return found
 
 
@@ -475,6 +479,12 @@ class Module:
                 errors.append(
                     f'While copying the parameter named "{key}", expected a NumPy/CuPy array or a Tensor '
                     f"from checkpoint but received {type(state_dict[key])}"
+                )
+                continue
+            if value.dtype.kind not in "biuf":  # strings, objects, complex: would fail (or cast wrongly) below
+                errors.append(
+                    f'While copying the parameter named "{key}", expected an array of real numbers from checkpoint '
+                    f"but received dtype {value.dtype}"
                 )
                 continue
             if target.ndim == 0 and value.shape == (1,):  # PyTorch's allowance for old 0-d checkpoints

@@ -11,7 +11,7 @@ import numpy as np
 
 from .. import functional as F
 from . import init
-from ._factory import new_buffer, new_parameter
+from ._factory import check_size, new_buffer, new_parameter
 from .module import Module
 
 
@@ -21,7 +21,7 @@ class _BatchNorm(Module):
     def __init__(self, num_features, eps=1e-5, momentum=0.1, affine=True, track_running_stats=True, device=None,
                  dtype=None, *, bias=True):
         super().__init__()
-        self.num_features = num_features
+        self.num_features = check_size(num_features, "num_features", type(self).__name__)
         self.eps = eps
         self.momentum = momentum
         self.affine = affine

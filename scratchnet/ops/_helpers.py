@@ -1,4 +1,6 @@
-"""Small helpers shared by the op families: constants, dims, broadcasting."""
+"""Small helpers shared by the op families: argument checks, constants, dims, broadcasting."""
+
+import operator
 
 import numpy as np
 
@@ -26,12 +28,32 @@ def constant(value, like):
     return Tensor(xp.asarray(value))
 
 
-def pair(a, b):
-    """Both operands of a binary op as Tensors (one of them already is)."""
+def _operand(value, like, op):
+    """``constant(value, like)``; a Python int outside ``like``'s integer dtype (-1 with uint8) is a ValueError."""
+    try:
+        return constant(value, like)
+    except OverflowError as e:
+        raise ValueError(f"{op}: {value!r} does not fit the tensor's dtype {like.dtype} ({e})") from None
+
+
+def pair(a, b, op="binary op"):
+    """Both operands of a binary op as Tensors (one of them must already be one).
+
+    As in PyTorch, an integer or bool tensor meeting a floating point one takes its dtype
+    (NumPy would turn int64 with float32 into float64).
+    """
     if not isinstance(a, Tensor):
-        a = constant(a, b)
+        if not isinstance(b, Tensor):
+            raise TypeError(f"{op}: expected a Tensor operand, got {type(a).__name__} and {type(b).__name__}")
+        a = _operand(a, b, op)
     elif not isinstance(b, Tensor):
-        b = constant(b, a)
+        b = _operand(b, a, op)
+    ka, kb = a.data.dtype.kind, b.data.dtype.kind
+    if ka != kb:
+        if ka == "f" and kb in "biu":
+            b = Tensor(b.data.astype(a.data.dtype))
+        elif kb == "f" and ka in "biu":
+            a = Tensor(a.data.astype(b.data.dtype))
     return a, b
 
 
@@ -47,11 +69,13 @@ def normalize_dim(dim, ndim, op):
 
 
 def normalize_dims(dim, ndim, op):
-    """``dim`` (None, int or sequence) as a sorted tuple of non-negative axes; None means all."""
-    if dim is None:
+    """``dim`` (None, int or sequence) as a sorted tuple of non-negative axes; None and () mean all (PyTorch's rule)."""
+    if dim is None or (isinstance(dim, (tuple, list)) and len(dim) == 0):
         return tuple(range(ndim))
     if isinstance(dim, (int, np.integer)):
         dim = (dim,)
+    elif not isinstance(dim, (tuple, list)):
+        raise TypeError(f"{op}: dim must be an int or a sequence of ints, got {type(dim).__name__}")
     axes = tuple(normalize_dim(d, ndim, op) for d in dim)
     if len(set(axes)) != len(axes):
         raise ValueError(f"{op}: dim {tuple(dim)} names a dimension twice")
@@ -66,10 +90,17 @@ def keepdim_shape(shape, axes):
 
 
 def shape_arg(shape, op):
-    """Accept ``f(2, 3)``, ``f((2, 3))`` and ``f([2, 3])`` alike."""
+    """Accept ``f(2, 3)``, ``f((2, 3))`` and ``f([2, 3])`` alike; sizes must be integers (2.5 is an error,
+    not 2, as in PyTorch)."""
     if len(shape) == 1 and isinstance(shape[0], (tuple, list)):
         shape = shape[0]
     try:
-        return tuple(int(s) for s in shape)
+        return tuple(operator.index(s) for s in shape)
     except TypeError:
-        raise TypeError(f"{op}: sizes must be ints, got {shape!r}") from None
+        raise TypeError(f"{op}: sizes must be ints, got {tuple(shape)!r}") from None
+
+
+def check_tensor(x, what, op):
+    """TypeError naming ``op`` unless ``x`` is a Tensor (a list or a NumPy array is not one)."""
+    if not isinstance(x, Tensor):
+        raise TypeError(f"{op}: {what} must be a Tensor, got {type(x).__name__}")

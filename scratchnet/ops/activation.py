@@ -13,11 +13,23 @@ import numpy as np
 from ..autograd import Function
 from ..backend import array_module, generator
 from ..tensor import Tensor
-from ._helpers import normalize_dims
+from ._helpers import check_tensor, normalize_dims
 from .elementwise import exp, sigmoid, where
 from .linalg import matmul
 from .reduction import sum as sum_over
 from .shape import reshape, transpose
+
+
+def _float_tensor(input, fn):
+    check_tensor(input, "input", fn)
+    if input.dtype.kind != "f":
+        raise TypeError(f"{fn}: needs a floating point tensor, got {input.dtype}")
+
+
+def _number(value, name, fn):
+    if isinstance(value, bool) or not isinstance(value, numbers.Real):
+        raise TypeError(f"{fn}: {name} must be a number, got {value!r}")
+    return float(value)
 
 
 def _no_inplace(inplace, fn):
@@ -38,6 +50,10 @@ def linear(input, weight, bias=None):
     (in_features,)); ``bias`` is (out_features,). Several leading dims are
     flattened into one, so the product is a single matrix multiply.
     """
+    check_tensor(input, "input", "linear")
+    check_tensor(weight, "weight", "linear")
+    if bias is not None:
+        check_tensor(bias, "bias", "linear")
     if weight.ndim != 2:
         raise ValueError(f"linear: weight must be 2-D (out_features, in_features), got shape {tuple(weight.shape)}")
     out_features, in_features = weight.shape
@@ -77,10 +93,14 @@ class LeakyReLU(Function):
 
     def forward(self, a):
         xp = array_module(a)
+        if not abs(self.slope) <= float(np.finfo(a.dtype).max):  # the slope overflows the dtype: 0 * inf would be NaN
+            return xp.where(a > 0, a, (a.astype(np.float64) * self.slope).astype(a.dtype))
         return xp.maximum(a, 0) + xp.minimum(a, 0) * self.slope
 
     def backward(self, gy):
         x = self.inputs[0].data
+        if not abs(self.slope) <= float(np.finfo(gy.dtype).max):
+            return gy * Tensor(array_module(x).where(x > 0, 1, self.slope).astype(gy.dtype))
         positive = (x > 0).astype(gy.dtype)
         return gy * Tensor(positive + (1 - positive) * self.slope)  # 1 where x > 0, else slope
 
@@ -88,7 +108,8 @@ class LeakyReLU(Function):
 def leaky_relu(input, negative_slope=0.01, inplace=False):
     """max(x, 0) + negative_slope * min(x, 0)."""
     _no_inplace(inplace, "leaky_relu")
-    return LeakyReLU(float(negative_slope))(input)
+    _float_tensor(input, "leaky_relu")
+    return LeakyReLU(_number(negative_slope, "negative_slope", "leaky_relu"))(input)
 
 
 class Softplus(Function):
@@ -102,25 +123,36 @@ class Softplus(Function):
         self.beta = beta
         self.threshold = threshold
 
+    def _wide(self, dtype):
+        """float64 when beta or the threshold overflow ``dtype`` (float16 and beta = 65520: 0 * inf = NaN)."""
+        big = float(np.finfo(dtype).max)
+        fits = abs(self.beta) <= big and (self.threshold is None or abs(self.threshold) <= big)
+        return dtype if fits else np.dtype(np.float64)
+
     def forward(self, a):
         xp = array_module(a)
-        z = a * self.beta
+        a_in = a.astype(self._wide(a.dtype), copy=False)
+        z = a_in * self.beta
         y = (xp.maximum(z, 0) + xp.log1p(xp.exp(-xp.abs(z)))) / self.beta
         if self.threshold is not None:
-            y = xp.where(z > self.threshold, a, y)
+            y = xp.where(z > self.threshold, a_in, y)
         return y.astype(a.dtype, copy=False)
 
     def backward(self, gy):
         x = self.inputs[0]
+        wide = self._wide(x.dtype)
+        if wide != x.dtype:
+            x = x.to(wide)
         slope = sigmoid(x * self.beta)
         if self.threshold is not None:
             slope = where(x.data * self.beta > self.threshold, 1.0, slope)
-        return gy * slope
+        return gy * slope.to(gy.dtype)
 
 
 def softplus(input, beta=1.0, threshold=20.0):
     """log(1 + exp(beta x)) / beta, and x itself where beta x > threshold (as PyTorch)."""
-    return Softplus(float(beta), float(threshold))(input)
+    _float_tensor(input, "softplus")
+    return Softplus(_number(beta, "beta", "softplus"), _number(threshold, "threshold", "softplus"))(input)
 
 
 # --------------------------------------------------------------------------- softmax, log-softmax
@@ -138,6 +170,8 @@ class Softmax(Function):
 
     def forward(self, a):
         xp = array_module(a)
+        if a.size == 0:  # nothing to normalise (and max has no identity)
+            return xp.empty_like(a)
         e = xp.exp(a - a.max(axis=self.axes, keepdims=True))
         return e / e.sum(axis=self.axes, keepdims=True)
 
@@ -159,6 +193,8 @@ class LogSoftmax(Function):
 
     def forward(self, a):
         xp = array_module(a)
+        if a.size == 0:
+            return xp.empty_like(a)
         shifted = a - a.max(axis=self.axes, keepdims=True)
         return shifted - xp.log(xp.exp(shifted).sum(axis=self.axes, keepdims=True))
 
@@ -167,6 +203,7 @@ class LogSoftmax(Function):
 
 
 def _softmax_args(input, dim, dtype, fn):
+    check_tensor(input, "input", fn)
     if dim is None:
         raise TypeError(f"{fn}: dim must be given (PyTorch's implicit choice of dim is deprecated)")
     if dtype is not None:
@@ -215,6 +252,7 @@ def dropout(input, p=0.5, training=True, inplace=False):
     (``scratchnet.manual_seed`` makes it reproducible).
     """
     _no_inplace(inplace, "dropout")
+    check_tensor(input, "input", "dropout")
     if not isinstance(p, numbers.Real) or not 0.0 <= p <= 1.0:
         raise ValueError(f"dropout: dropout probability has to be between 0 and 1, but got {p}")
     if not training or p == 0:

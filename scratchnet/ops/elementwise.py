@@ -5,10 +5,12 @@ input's shape with ``sum_to``. Every backward is written with the same
 differentiable ops, so it can be differentiated again.
 """
 
+import numpy as np
+
 from ..autograd import Function
 from ..backend import array_module
 from ..tensor import Tensor
-from ._helpers import constant, pair
+from ._helpers import check_tensor, constant, pair
 from .shape import sum_to
 
 
@@ -106,27 +108,32 @@ class Pow(Function):
 
 
 def add(input, other):
-    return Add()(*pair(input, other))
+    return Add()(*pair(input, other, "add"))
 
 
 def sub(input, other):
-    return Sub()(*pair(input, other))
+    return Sub()(*pair(input, other, "sub"))
 
 
 def mul(input, other):
-    return Mul()(*pair(input, other))
+    return Mul()(*pair(input, other, "mul"))
 
 
 def div(input, other):
-    return Div()(*pair(input, other))
+    """True division; integers and bools on both sides give float32, as in PyTorch (NumPy: float64)."""
+    a, b = pair(input, other, "div")
+    if a.data.dtype.kind in "biu" and b.data.dtype.kind in "biu":
+        a, b = float_input(a, "div"), float_input(b, "div")
+    return Div()(a, b)
 
 
 def neg(input):
+    check_tensor(input, "input", "neg")
     return Neg()(input)
 
 
 def pow(input, exponent):
-    return Pow()(*pair(input, exponent))
+    return Pow()(*pair(input, exponent, "pow"))
 
 
 # --------------------------------------------------------------------------- exp, log and friends
@@ -167,29 +174,38 @@ class Sqrt(Function):
 
 
 class Abs(Function):
-    """y = |x|;  dx = dy * sign(x)  (0 at x = 0, as PyTorch)."""
+    """y = |x|;  dx = dy * sign(x)  (0 at x = 0 and at NaN, as PyTorch)."""
 
     def forward(self, a):
         return array_module(a).abs(a)
 
     def backward(self, gy):
         x = self.inputs[0].data
-        return gy * Tensor(array_module(x).sign(x))
+        return gy * Tensor((x > 0).astype(gy.dtype) - (x < 0).astype(gy.dtype))
+
+
+def float_input(input, op):
+    """``input``, checked to be a Tensor; integers and bools become float32 (as PyTorch's default dtype)."""
+    check_tensor(input, "input", op)
+    if input.data.dtype.kind in "biu":
+        return Tensor(input.data.astype(np.float32))
+    return input
 
 
 def exp(input):
-    return Exp()(input)
+    return Exp()(float_input(input, "exp"))
 
 
 def log(input):
-    return Log()(input)
+    return Log()(float_input(input, "log"))
 
 
 def sqrt(input):
-    return Sqrt()(input)
+    return Sqrt()(float_input(input, "sqrt"))
 
 
 def abs(input):
+    check_tensor(input, "input", "abs")
     return Abs()(input)
 
 
@@ -220,7 +236,16 @@ class Clamp(Function):
 
 
 def clamp(input, min=None, max=None):
-    """Limit values to [min, max]; either bound may be None."""
+    """Limit values to [min, max]; either bound may be None, a number or a Tensor that needs no gradient."""
+    check_tensor(input, "input", "clamp")
+    bounds = []
+    for name, bound in (("min", min), ("max", max)):
+        if isinstance(bound, Tensor):
+            if bound.requires_grad:
+                raise TypeError(f"clamp: a {name} bound that requires grad is not supported; use maximum/minimum")
+            bound = bound.data
+        bounds.append(bound)
+    min, max = bounds
     if min is None and max is None:
         raise ValueError("clamp: at least one of 'min' and 'max' must be given")
     return Clamp(min, max)(input)
@@ -257,11 +282,11 @@ class Minimum(_Extremum):
 
 
 def maximum(input, other):
-    return Maximum()(*pair(input, other))
+    return Maximum()(*pair(input, other, "maximum"))
 
 
 def minimum(input, other):
-    return Minimum()(*pair(input, other))
+    return Minimum()(*pair(input, other, "minimum"))
 
 
 class Where(Function):
@@ -285,13 +310,32 @@ class Where(Function):
         )
 
 
+def _scalar(value, xp):
+    """A Python number as a 0-d Tensor of PyTorch's default dtype for it (bool, int64, float32)."""
+    if isinstance(value, bool):
+        return Tensor(xp.asarray(value))
+    if isinstance(value, int):
+        return Tensor(xp.asarray(value, dtype=np.int64))
+    if isinstance(value, float):
+        return Tensor(xp.asarray(value, dtype=np.float32))
+    return Tensor(xp.asarray(value))
+
+
 def where(condition, input, other):
-    """Pick from ``input`` where ``condition`` is true, else from ``other`` (all broadcast)."""
-    input, other = pair(input, other)
-    cond = condition.data if isinstance(condition, Tensor) else condition
-    cond = array_module(input.data).asarray(cond)
+    """Pick from ``input`` where ``condition`` is true, else from ``other`` (all broadcast).
+
+    ``input`` and ``other`` may both be Python numbers (floats give float32, as in PyTorch).
+    """
+    if isinstance(condition, Tensor):
+        cond = condition.data
+    else:
+        like = input if isinstance(input, Tensor) else other
+        cond = array_module(like.data).asarray(condition) if isinstance(like, Tensor) else np.asarray(condition)
     if cond.dtype != bool:
         raise TypeError(f"where: condition must be boolean, got {cond.dtype}")
+    if not isinstance(input, Tensor) and not isinstance(other, Tensor):
+        input = _scalar(input, array_module(cond))
+    input, other = pair(input, other, "where")
     return Where(cond)(input, other)
 
 
@@ -328,7 +372,7 @@ class Sigmoid(Function):
 
 
 class ReLU(Function):
-    """y = max(x, 0);  dx = dy where x > 0, else 0."""
+    """y = max(x, 0);  dx = dy where x > 0 (and where x is NaN, as PyTorch), else 0."""
 
     name = "relu"
 
@@ -336,16 +380,17 @@ class ReLU(Function):
         return array_module(a).maximum(a, 0)
 
     def backward(self, gy):
-        return gy * _mask(self.inputs[0].data > 0, gy)
+        return gy * _mask(~(self.inputs[0].data <= 0), gy)
 
 
 def tanh(input):
-    return Tanh()(input)
+    return Tanh()(float_input(input, "tanh"))
 
 
 def sigmoid(input):
-    return Sigmoid()(input)
+    return Sigmoid()(float_input(input, "sigmoid"))
 
 
 def relu(input):
+    check_tensor(input, "input", "relu")
     return ReLU()(input)

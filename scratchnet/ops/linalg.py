@@ -42,4 +42,4 @@ class MatMul(Function):
 
 def matmul(input, other):
     """``input @ other`` (NumPy/PyTorch rules)."""
-    return MatMul()(*pair(input, other))
+    return MatMul()(*pair(input, other, "matmul"))

@@ -10,6 +10,8 @@ logits form of binary cross-entropy through ``max(x, 0) - x t + log1p(e**-|x|)``
 so logits of magnitude 1000 give finite values and exact gradients.
 """
 
+import numbers
+
 import numpy as np
 
 from ..autograd import Function
@@ -61,16 +63,22 @@ def _check_same_shape(input, target, fn):
 
 
 def _check_float_pair(input, target, reduction, fn):
-    """The checks every elementwise float loss makes: reduction, types, dtypes, equal shapes."""
+    """The checks every elementwise float loss makes: reduction, types, dtypes, equal shapes; returns both
+    in their common dtype."""
     _check_reduction(reduction, fn)
     _check_tensor(input, "input", fn)
     _check_tensor(target, "target", fn)
     _check_float(input, "input", fn)
     _check_float(target, "target", fn)
     _check_same_shape(input, target, fn)
+    if input.dtype != target.dtype:  # float32 with float64: all in float64 (1 - t in float32 lost digits)
+        dtype = np.promote_types(input.dtype, target.dtype)
+        input, target = input.to(dtype), target.to(dtype)
+    return input, target
 
 
 def _check_broadcasts_to(t, shape, what, fn):
+    _check_tensor(t, what, fn)
     try:
         ok = np.broadcast_shapes(tuple(t.shape), tuple(shape)) == tuple(shape)
     except ValueError:
@@ -102,8 +110,11 @@ def _class_targets(input, target, weight, ignore_index, fn):
             f"got {tuple(target.shape)}"
         )
     n_classes = input.shape[axis]
+    if n_classes == 0 and target.data.size:
+        raise ValueError(f"{fn}: input of shape {tuple(input.shape)} has no classes (C = 0) for its targets")
     if weight is not None:
         _check_tensor(weight, "weight", fn)
+        _check_float(weight, "weight", fn)
         if tuple(weight.shape) != (n_classes,):
             raise ValueError(
                 f"{fn}: weight must have shape ({n_classes},), one per class of input shape "
@@ -178,6 +189,8 @@ def cross_entropy(input, target, weight=None, *, ignore_index=-100, reduction="m
     """
     _check_reduction(reduction, "cross_entropy")
     axis = _class_targets(input, target, weight, ignore_index, "cross_entropy")
+    if isinstance(label_smoothing, bool) or not isinstance(label_smoothing, numbers.Real):
+        raise TypeError(f"cross_entropy: label_smoothing must be a number, got {label_smoothing!r}")
     if not 0.0 <= label_smoothing <= 1.0:
         raise ValueError(f"cross_entropy: label_smoothing must be between 0.0 and 1.0, got {label_smoothing}")
     log_prob = log_softmax(input, axis)
@@ -229,11 +242,11 @@ class BinaryCrossEntropy(Function):
 def binary_cross_entropy(input, target, weight=None, *, reduction="mean"):
     """-weight * (t log x + (1 - t) log(1 - x)) for probabilities x in [0, 1], logs clamped at -100."""
     fn = "binary_cross_entropy"
-    _check_float_pair(input, target, reduction, fn)
+    input, target = _check_float_pair(input, target, reduction, fn)
     if weight is not None:
         _check_broadcasts_to(weight, input.shape, "weight", fn)
     x = input.data
-    if bool(((x < 0) | (x > 1)).any()):
+    if not bool(((x >= 0) & (x <= 1)).all()):  # NaN fails too, as in PyTorch
         raise ValueError(f"{fn}: all elements of input should be between 0 and 1")
     loss = BinaryCrossEntropy()(input, target)
     if weight is not None:
@@ -266,7 +279,7 @@ def binary_cross_entropy_with_logits(input, target, weight=None, *, reduction="m
     Written as ``max(x, 0) - x t + log1p(e**-|x|) + (p - 1) t softplus(-x)``: finite and exact for any |x|.
     """
     fn = "binary_cross_entropy_with_logits"
-    _check_float_pair(input, target, reduction, fn)
+    input, target = _check_float_pair(input, target, reduction, fn)
     if weight is not None:
         _check_broadcasts_to(weight, input.shape, "weight", fn)
     loss = BinaryCrossEntropyWithLogits()(input, target)

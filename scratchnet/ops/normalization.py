@@ -16,6 +16,7 @@ import numbers
 from ..autograd import Function, is_grad_enabled
 from ..backend import array_module
 from ..tensor import Tensor
+from ._helpers import check_tensor
 from .reduction import mean, var
 from .shape import reshape
 
@@ -63,6 +64,10 @@ def _shape(t):
 
 
 def _check(input, running_mean, running_var, weight, bias):
+    check_tensor(input, "input", "batch_norm")
+    for name, t in (("running_mean", running_mean), ("running_var", running_var), ("weight", weight), ("bias", bias)):
+        if t is not None:
+            check_tensor(t, name, "batch_norm")
     if input.ndim < 2:
         raise ValueError(
             f"batch_norm: expected input of shape (N, C), (N, C, L) or (N, C, H, W), got {tuple(input.shape)}"
@@ -94,6 +99,8 @@ def batch_norm(input, running_mean, running_var, weight=None, bias=None, trainin
     _check(input, running_mean, running_var, weight, bias)
     if not isinstance(momentum, numbers.Real):
         raise TypeError(f"batch_norm: momentum must be a number, got {momentum!r}")
+    if isinstance(eps, bool) or not isinstance(eps, numbers.Real):
+        raise TypeError(f"batch_norm: eps must be a number, got {eps!r}")
     axes = (0,) + tuple(range(2, input.ndim))
     stat_shape = tuple(n if i == 1 else 1 for i, n in enumerate(input.shape))
     if training or running_mean is None:

@@ -7,11 +7,13 @@ how much each element moved the result.
 
 from collections import namedtuple
 
+import numpy as np
+
 from ..autograd import Function
 from ..backend import array_module
 from ..tensor import Tensor
-from ._helpers import keepdim_shape, normalize_dim, normalize_dims
-from .elementwise import exp, maximum, minimum
+from ._helpers import check_tensor, keepdim_shape, normalize_dim, normalize_dims
+from .elementwise import exp, float_input, maximum, minimum
 from .shape import broadcast_to, reshape
 
 
@@ -36,9 +38,11 @@ class _Reduction(Function):
 
 
 class Sum(_Reduction):
-    """y = sum of x over axes;  dx = dy broadcast back."""
+    """y = sum of x over axes;  dx = dy broadcast back. Integers and bools sum to int64, as in PyTorch."""
 
     def forward(self, a):
+        if a.dtype.kind in "biu":  # NumPy would give uint64 for unsigned input
+            return a.sum(axis=self.axes, keepdims=self.keepdims, dtype=np.int64)
         return a.sum(axis=self.axes, keepdims=self.keepdims)
 
     def backward(self, gy):
@@ -70,7 +74,9 @@ class Var(_Reduction):
     def backward(self, gy):
         x = self.inputs[0]
         centered = x - mean(x, self.axes, keepdim=True)
-        return self._expand(gy) * centered * (2 / (self._count() - self.correction))
+        dof = self._count() - self.correction
+        scale = 2 / dof if dof > 0 else float("inf")  # the forward divides by max(dof, 0): inf, nan at 0/0
+        return self._expand(gy) * centered * scale
 
 
 class Amax(_Reduction):
@@ -127,6 +133,10 @@ class LogSumExp(_Reduction):
 
     def forward(self, a):
         xp = array_module(a)
+        if any(a.shape[i] == 0 for i in self.axes):  # log of an empty sum: -inf (max has no identity)
+            kept = keepdim_shape(a.shape, self.axes)
+            shape = kept if self.keepdims else [n for i, n in enumerate(a.shape) if i not in self.axes]
+            return xp.full(shape, -xp.inf, dtype=a.dtype)
         m = a.max(axis=self.axes, keepdims=True)
         m = xp.where(xp.isfinite(m), m, 0)  # all -inf (or inf) stays exact
         y = xp.log(xp.exp(a - m).sum(axis=self.axes, keepdims=True)) + m
@@ -143,11 +153,13 @@ class LogSumExp(_Reduction):
 
 def sum(input, dim=None, keepdim=False):
     """Sum over ``dim`` (an int, a tuple, or None for all dims)."""
+    check_tensor(input, "input", "sum")
     return Sum(normalize_dims(dim, input.ndim, "sum"), keepdim)(input)
 
 
 def mean(input, dim=None, keepdim=False):
     """Mean over ``dim`` (an int, a tuple, or None for all dims)."""
+    check_tensor(input, "input", "mean")
     if input.dtype.kind not in "fc":
         raise TypeError(f"mean: needs a floating point tensor, got {input.dtype}")
     return Mean(normalize_dims(dim, input.ndim, "mean"), keepdim)(input)
@@ -155,8 +167,11 @@ def mean(input, dim=None, keepdim=False):
 
 def var(input, dim=None, *, correction=1, keepdim=False, unbiased=None):
     """Variance over ``dim``; ``correction=1`` (Bessel's, the default) divides by n - 1, 0 by n."""
+    check_tensor(input, "input", "var")
     if unbiased is not None:
         correction = 1 if unbiased else 0
+    if isinstance(correction, bool) or not isinstance(correction, (int, np.integer)):
+        raise TypeError(f"var: correction must be an int, got {correction!r}")
     if input.dtype.kind not in "fc":
         raise TypeError(f"var: needs a floating point tensor, got {input.dtype}")
     return Var(normalize_dims(dim, input.ndim, "var"), keepdim, correction)(input)
@@ -169,6 +184,7 @@ def _check_nonempty(input, axes, op):
 
 def amax(input, dim=None, keepdim=False):
     """Max over ``dim``; the gradient is shared evenly among tied maxima."""
+    check_tensor(input, "input", "amax")
     axes = normalize_dims(dim, input.ndim, "amax")
     _check_nonempty(input, axes, "amax")
     return Amax(axes, keepdim)(input)
@@ -176,6 +192,7 @@ def amax(input, dim=None, keepdim=False):
 
 def amin(input, dim=None, keepdim=False):
     """Min over ``dim``; the gradient is shared evenly among tied minima."""
+    check_tensor(input, "input", "amin")
     axes = normalize_dims(dim, input.ndim, "amin")
     _check_nonempty(input, axes, "amin")
     return Amin(axes, keepdim)(input)
@@ -203,6 +220,7 @@ def _extreme_along(input, dim, keepdim, op):
 def max(input, dim=None, keepdim=False):
     """``max(x)``: the largest value; ``max(x, dim)``: a (values, indices) pair, as in PyTorch;
     ``max(x, other)``: the elementwise maximum."""
+    check_tensor(input, "input", "max")
     if isinstance(dim, Tensor):
         return maximum(input, dim)
     if dim is None:
@@ -213,6 +231,7 @@ def max(input, dim=None, keepdim=False):
 def min(input, dim=None, keepdim=False):
     """``min(x)``: the smallest value; ``min(x, dim)``: a (values, indices) pair, as in PyTorch;
     ``min(x, other)``: the elementwise minimum."""
+    check_tensor(input, "input", "min")
     if isinstance(dim, Tensor):
         return minimum(input, dim)
     if dim is None:
@@ -221,12 +240,15 @@ def min(input, dim=None, keepdim=False):
 
 
 def logsumexp(input, dim, keepdim=False):
-    """log(sum(exp(x))) over ``dim``, stable for large |x|."""
+    """log(sum(exp(x))) over ``dim``, stable for large |x|; -inf over an empty dim (log 0), as PyTorch."""
+    input = float_input(input, "logsumexp")
     return LogSumExp(normalize_dims(dim, input.ndim, "logsumexp"), keepdim)(input)
 
 
 def _arg(input, dim, keepdim, op, caller):
+    check_tensor(input, "input", caller)
     if dim is None:
+        _check_nonempty(input, (), caller)
         return Tensor(array_module(input.data).asarray((input.data.argmax if op == "max" else input.data.argmin)()))
     axis, index = _index_along(input, dim, op, caller)
     if input.ndim == 0:

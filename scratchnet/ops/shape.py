@@ -10,7 +10,7 @@ import numpy as np
 from ..autograd import Function
 from ..backend import array_module, device_of, to_device
 from ..tensor import Tensor
-from ._helpers import normalize_dim, shape_arg
+from ._helpers import check_tensor, normalize_dim, shape_arg
 
 
 # --------------------------------------------------------------------------- reshape and permute
@@ -33,7 +33,10 @@ class Reshape(Function):
 
 def reshape(input, *shape):
     """Same data, new shape (one size may be -1). ``view`` is the same op here."""
+    check_tensor(input, "input", "reshape")
     shape = shape_arg(shape, "reshape")
+    if any(n < -1 for n in shape):  # NumPy would take any negative size as the unknown one
+        raise ValueError(f"reshape: invalid shape {shape} (sizes must be >= 0, or -1 for one unknown size)")
     if shape == input.shape:
         return input
     return Reshape(shape)(input)
@@ -41,6 +44,7 @@ def reshape(input, *shape):
 
 def flatten(input, start_dim=0, end_dim=-1):
     """Merge dims ``start_dim..end_dim`` into one; a 0-d tensor becomes shape (1,)."""
+    check_tensor(input, "input", "flatten")
     shape = input.shape
     if not shape:
         return reshape(input, (1,))
@@ -48,21 +52,28 @@ def flatten(input, start_dim=0, end_dim=-1):
     e = normalize_dim(end_dim, len(shape), "flatten")
     if s > e:
         raise ValueError(f"flatten: start_dim {start_dim} comes after end_dim {end_dim}")
-    return reshape(input, shape[:s] + (-1,) + shape[e + 1 :])
+    merged = 1
+    for n in shape[s : e + 1]:
+        merged *= n
+    return reshape(input, shape[:s] + (merged,) + shape[e + 1 :])  # not -1: empty tensors flatten too
 
 
 def squeeze(input, dim=None):
     """Drop size-1 dims (all, or just ``dim``; a dim whose size is not 1 is left alone, as in PyTorch)."""
+    check_tensor(input, "input", "squeeze")
     shape = input.shape
     if dim is None:
         return reshape(input, tuple(n for n in shape if n != 1))
-    dims = (dim,) if isinstance(dim, int) else tuple(dim)
+    if not isinstance(dim, (int, np.integer, tuple, list)):
+        raise TypeError(f"squeeze: dim must be an int or a sequence of ints, got {type(dim).__name__}")
+    dims = (dim,) if isinstance(dim, (int, np.integer)) else tuple(dim)
     axes = {normalize_dim(d, len(shape), "squeeze") for d in dims}
     return reshape(input, tuple(n for i, n in enumerate(shape) if not (i in axes and n == 1)))
 
 
 def unsqueeze(input, dim):
     """Insert a size-1 dim at position ``dim`` (in [-ndim-1, ndim])."""
+    check_tensor(input, "input", "unsqueeze")
     shape = input.shape
     d = normalize_dim(dim, len(shape) + 1, "unsqueeze")
     return reshape(input, shape[:d] + (1,) + shape[d:])
@@ -85,6 +96,7 @@ class Permute(Function):
 
 def permute(input, *dims):
     """Reorder dims: ``y.shape[i] == x.shape[dims[i]]``."""
+    check_tensor(input, "input", "permute")
     dims = shape_arg(dims, "permute")
     n = input.ndim
     if len(dims) != n:
@@ -99,6 +111,7 @@ def permute(input, *dims):
 
 def transpose(input, dim0, dim1):
     """Swap two dims."""
+    check_tensor(input, "input", "transpose")
     n = input.ndim
     axes = list(range(n))
     d0, d1 = normalize_dim(dim0, n, "transpose"), normalize_dim(dim1, n, "transpose")
@@ -114,6 +127,8 @@ def transpose(input, dim0, dim1):
 class BroadcastTo(Function):
     """y = x repeated along broadcast dims;  dx = dy summed back to x's shape."""
 
+    name = "broadcast_to"
+
     __slots__ = ("shape",)
 
     def __init__(self, shape):
@@ -128,6 +143,8 @@ class BroadcastTo(Function):
 
 class SumTo(Function):
     """y = x summed down to ``shape`` (the reverse of broadcasting);  dx = dy broadcast back."""
+
+    name = "sum_to"
 
     __slots__ = ("shape",)
 
@@ -146,6 +163,7 @@ class SumTo(Function):
 
 def broadcast_to(input, *shape):
     """Broadcast to ``shape`` (NumPy rules); the gradient is summed back."""
+    check_tensor(input, "input", "broadcast_to")
     shape = shape_arg(shape, "broadcast_to")
     if shape == input.shape:
         return input
@@ -154,6 +172,7 @@ def broadcast_to(input, *shape):
 
 def expand(input, *sizes):
     """PyTorch's expand: broadcast, with -1 meaning 'keep this dim's size'."""
+    check_tensor(input, "input", "expand")
     sizes = shape_arg(sizes, "expand")
     lead = len(sizes) - input.ndim
     if lead < 0:
@@ -164,6 +183,8 @@ def expand(input, *sizes):
 
 def sum_to(input, shape):
     """Sum ``input`` down to ``shape``: the gradient rule of every broadcasting op."""
+    if not isinstance(input, Tensor):
+        check_tensor(input, "input", "sum_to")
     if input.shape == shape:
         return input
     return SumTo(tuple(shape))(input)
@@ -194,6 +215,8 @@ class Cat(Function):
 
 
 def _tensor_list(tensors, op):
+    if isinstance(tensors, Tensor) or not isinstance(tensors, (list, tuple)):
+        raise TypeError(f"{op}: expected a list or tuple of tensors, got {type(tensors).__name__}")
     tensors = list(tensors)
     if not tensors:
         raise ValueError(f"{op}: expected a non-empty sequence of tensors")
@@ -261,9 +284,12 @@ class Pad(Function):
 
 def pad(input, pad, mode="constant", value=0.0):
     """``F.pad``: ``pad = (left, right, top, bottom, ...)`` from the last dim backwards."""
+    check_tensor(input, "input", "pad")
     if mode != "constant":
         raise ValueError(f"pad: mode {mode!r} is not supported; only 'constant' is")
-    pad = tuple(int(p) for p in pad)
+    if not isinstance(pad, (tuple, list)):
+        raise TypeError(f"pad: padding must be a tuple of ints, got {type(pad).__name__}")
+    pad = shape_arg((tuple(pad),), "pad")
     if len(pad) % 2 or len(pad) // 2 > input.ndim:
         raise ValueError(
             f"pad: padding {pad} must have an even length of at most 2 * ndim = {2 * input.ndim} "
@@ -275,31 +301,53 @@ def pad(input, pad, mode="constant", value=0.0):
     for (lo, hi), n in zip(widths, input.shape):
         if n + lo + hi < 0 or -lo > n or -hi > n:
             raise ValueError(f"pad: padding {pad} crops more than the size of a dim of shape {tuple(input.shape)}")
+    if not any(lo or hi for lo, hi in widths):  # nothing to do (and NumPy cannot pad a 0-d array at all)
+        return input
     return Pad(tuple(widths), value)(input)
 
 
 # --------------------------------------------------------------------------- indexing
 
 
-def _normalize_key(key, xp):
+def _normalize_key(key, xp, shape):
     """Turn Tensors and lists in an index into arrays, and boolean masks into integer indices.
 
     Integer arrays make later scatter-add one code path: ``x[mask]`` and
-    ``x[mask.nonzero()]`` select the same elements.
+    ``x[mask.nonzero()]`` select the same elements. A mask must have the shape
+    of the dims it indexes (NumPy and PyTorch check that; the integer indices
+    made from a shorter mask would silently pick elements).
     """
     if not isinstance(key, tuple):
         key = (key,)
-    out = []
+    parts = []
     for k in key:
         if isinstance(k, Tensor):
             k = k.data
         if isinstance(k, list) or (hasattr(k, "dtype") and not isinstance(k, np.integer)):
             k = xp.asarray(k)
-            if k.dtype == bool:
-                out.extend(k.nonzero())
-                continue
-            if k.dtype.kind not in "iu":
+            if k.dtype != bool and k.dtype.kind not in "iu":
                 raise IndexError(f"getitem: index arrays must be integer or boolean, got {k.dtype}")
+            if k.dtype == bool and k.ndim == 0:
+                raise IndexError("getitem: a 0-d boolean index is not supported; index with a boolean array")
+        parts.append(k)
+    is_mask = [hasattr(k, "dtype") and k.dtype == bool for k in parts]
+    used = sum(k.ndim if m else 0 if (k is None or k is Ellipsis) else 1 for k, m in zip(parts, is_mask))
+    out, dim = [], 0
+    for k, mask in zip(parts, is_mask):
+        if k is Ellipsis:
+            dim += max(len(shape) - used, 0)
+        elif mask:
+            dims = tuple(shape[dim : dim + k.ndim])
+            if k.shape != dims:
+                raise IndexError(
+                    f"getitem: boolean index of shape {k.shape} does not match the indexed dims {dims} "
+                    f"of the tensor of shape {tuple(shape)}"
+                )
+            out.extend(k.nonzero())
+            dim += k.ndim
+            continue
+        elif k is not None:
+            dim += 1
         out.append(k)
     return tuple(out)
 
@@ -353,7 +401,8 @@ class IndexAdd(Function):
 
 def getitem(input, key):
     """``x[key]`` with ints, slices, None, Ellipsis, integer arrays and boolean masks."""
-    return GetItem(_normalize_key(key, array_module(input.data)))(input)
+    check_tensor(input, "input", "getitem")
+    return GetItem(_normalize_key(key, array_module(input.data), input.shape))(input)
 
 
 # --------------------------------------------------------------------------- dtype and device

@@ -1,5 +1,7 @@
 """Adam and AdamW: ``torch.optim.Adam`` and ``torch.optim.AdamW``."""
 
+import numbers
+
 from ..backend import array_module
 from .optimizer import Optimizer
 
@@ -27,14 +29,19 @@ class Adam(Optimizer):
     decoupled_weight_decay = False  # AdamW: p *= 1 - lr * lambda instead of g += lambda * p
 
     def __init__(self, params, lr=1e-3, betas=(0.9, 0.999), eps=1e-8, weight_decay=0, amsgrad=False):
-        defaults = dict(lr=lr, betas=tuple(betas), eps=eps, weight_decay=weight_decay, amsgrad=amsgrad)
+        defaults = dict(lr=lr, betas=betas, eps=eps, weight_decay=weight_decay, amsgrad=amsgrad)
         super().__init__(params, defaults)
 
     def _check_options(self, group):
         self._require_nonnegative(group, "lr", "eps", "weight_decay")
-        if len(group["betas"]) != 2:
-            raise ValueError(f"{type(self).__name__}: betas must be a pair (beta1, beta2), got {group['betas']!r}")
-        for i, beta in enumerate(group["betas"]):
+        self._require_flag(group, "amsgrad")
+        betas = group["betas"]
+        if not isinstance(betas, (tuple, list)) or len(betas) != 2:
+            raise ValueError(f"{type(self).__name__}: betas must be a pair (beta1, beta2), got {betas!r}")
+        group["betas"] = betas = tuple(betas)
+        for i, beta in enumerate(betas):
+            if isinstance(beta, bool) or not isinstance(beta, numbers.Real):
+                raise TypeError(f"{type(self).__name__}: betas[{i}] must be a number, got {beta!r}")
             if not 0 <= beta < 1:
                 raise ValueError(f"{type(self).__name__}: invalid betas[{i}]={beta!r}; it must be in [0, 1)")
 

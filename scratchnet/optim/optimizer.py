@@ -8,7 +8,11 @@ have a gradient. Updates work in place on the raw arrays (``p.data``,
 """
 
 import copy
+import numbers
 from collections import defaultdict
+from collections.abc import Mapping
+
+import numpy as np
 
 from .. import backend
 from ..autograd import enable_grad
@@ -45,7 +49,10 @@ class Optimizer:
         self.defaults = defaults
         self.state = defaultdict(dict)
         self.param_groups = []
-        groups = list(params)
+        try:
+            groups = list(params)
+        except TypeError:
+            raise TypeError(f"{name}: params must be an iterable of Tensors or of dicts, got {params!r}") from None
         if not groups:
             raise ValueError(f"{name}: got an empty parameter list")
         if not isinstance(groups[0], dict):
@@ -92,7 +99,23 @@ class Optimizer:
     def _check_options(self, group):
         """Raise ValueError for an invalid option value in ``group`` (a dict of options)."""
 
+    def _require_number(self, group, *keys):
+        """TypeError unless each option is a real number (or a one-element Tensor, e.g. a scheduled lr)."""
+        for key in keys:
+            value = group[key]
+            if isinstance(value, Tensor) and value.numel() == 1 and value.dtype.kind in "biuf":
+                continue
+            if isinstance(value, bool) or not isinstance(value, numbers.Real):
+                raise TypeError(f"{type(self).__name__}: {key} must be a number, got {value!r}")
+
+    def _require_flag(self, group, *keys):
+        """TypeError unless each option is True or False."""
+        for key in keys:
+            if not isinstance(group[key], (bool, np.bool_)):
+                raise TypeError(f"{type(self).__name__}: {key} must be True or False, got {group[key]!r:.60}")
+
     def _require_nonnegative(self, group, *keys):
+        self._require_number(group, *keys)
         for key in keys:
             value = group[key]
             if not value >= 0:  # also catches NaN
@@ -171,6 +194,7 @@ class Optimizer:
         if anything is wrong.
         """
         name = type(self).__name__
+        _check_state_dict(name, state_dict)
         saved_groups = state_dict["param_groups"]
         if len(saved_groups) != len(self.param_groups):
             raise ValueError(
@@ -211,6 +235,30 @@ class Optimizer:
         return "\n".join(lines + [")"])
 
 
+def _check_state_dict(name, state_dict):
+    """ValueError unless ``state_dict`` has the layout ``state_dict()`` gives (it may come from a damaged file)."""
+    problem = None
+    if not isinstance(state_dict, Mapping):
+        problem = f"a {type(state_dict).__name__}, not a dict"
+    elif "state" not in state_dict or "param_groups" not in state_dict:
+        problem = f"keys {sorted(map(str, state_dict))}, not 'state' and 'param_groups'"
+    elif not isinstance(state_dict["state"], Mapping):
+        problem = f"'state' is a {type(state_dict['state']).__name__}, not a dict"
+    elif not isinstance(state_dict["param_groups"], (list, tuple)):
+        problem = f"'param_groups' is a {type(state_dict['param_groups']).__name__}, not a list"
+    else:
+        for k, group in enumerate(state_dict["param_groups"]):
+            if not isinstance(group, Mapping) or not isinstance(group.get("params"), (list, tuple)):
+                problem = f"parameter group {k} is not a dict with a 'params' list"
+                break
+        for i, values in state_dict["state"].items():
+            if not isinstance(values, Mapping):
+                problem = f"the state of parameter {i!r} is a {type(values).__name__}, not a dict"
+                break
+    if problem is not None:
+        raise ValueError(f"{name}.load_state_dict: not an optimizer state dict: {problem}")
+
+
 def _check_param(optimizer, i, p):
     """A parameter must be a leaf Tensor holding real floating-point values."""
     try:
@@ -233,12 +281,20 @@ def _copy_like(param, key, value, i):
     Arrays go onto the parameter's device, in its dtype; the ``step`` count
     (also when saved as a 0-d array) becomes a Python number; other values are kept.
     """
+    is_array = True
     try:
         backend.array_module(value)
     except TypeError:
+        is_array = False
+    if key == "step":  # a count: a number >= 0, or a one-element array of one (PyTorch saves a tensor)
+        step = value.item() if is_array and value.size == 1 else value
+        if isinstance(step, bool) or not isinstance(step, numbers.Real) or not step >= 0 or step != int(step):
+            raise ValueError(f"load_state_dict: step of parameter {i} is {value!r:.60}, not a count")
+        return step
+    if not is_array:
         return value
-    if key == "step":
-        return value.item()
+    if value.dtype.kind not in "biuf":
+        raise ValueError(f"load_state_dict: state {key!r} of parameter {i} has dtype {value.dtype}, not a number type")
     if value.shape != param.shape:
         raise ValueError(
             f"load_state_dict: state {key!r} of parameter {i} has shape {tuple(value.shape)}, "

@@ -29,6 +29,7 @@ class RMSprop(Optimizer):
 
     def _check_options(self, group):
         self._require_nonnegative(group, "lr", "eps", "momentum", "weight_decay", "alpha")
+        self._require_flag(group, "centered")
 
     def _update(self, group, params):
         # Python floats: NumPy/CuPy keep the parameters' dtype (no float64 leaks into float32)

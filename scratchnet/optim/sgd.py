@@ -27,6 +27,8 @@ class SGD(Optimizer):
 
     def _check_options(self, group):
         self._require_nonnegative(group, "lr", "momentum", "weight_decay")
+        self._require_number(group, "dampening")
+        self._require_flag(group, "nesterov")
         if group["nesterov"] and (group["momentum"] <= 0 or group["dampening"] != 0):
             raise ValueError(
                 f"SGD: Nesterov momentum needs momentum > 0 and dampening == 0, "

@@ -202,10 +202,51 @@ def test_load_state_dict_rejects_foreign_states():
 # --------------------------------------------------------------------------- arguments and devices
 
 
-@pytest.mark.parametrize("batch_size", [0, -1, 2.5, True, "8"])
+@pytest.mark.parametrize("batch_size", [0, -1, 2.5, True, "8", float("inf"), float("nan"), None])
 def test_bad_batch_size(batch_size):
-    with pytest.raises((ValueError, TypeError)):
+    # inf used to escape as OverflowError, "8" and None as int()'s errors without the loader's name
+    with pytest.raises((ValueError, TypeError), match="^DataLoader: batch_size must be a positive integer"):
         DataLoader(indexed(4), batch_size=batch_size)
+
+
+@pytest.mark.parametrize("seed", [-1, 1.5, "0", True])
+def test_bad_seed(seed):
+    with pytest.raises(ValueError, match="^DataLoader: seed must be None or a non-negative integer"):
+        DataLoader(indexed(4), seed=seed)
+
+
+def test_labels_must_be_integers_and_images_numbers():
+    """Float labels [0.5, 1.5] used to come out of the loader as [0, 1]: silently wrong."""
+    with pytest.raises(TypeError, match="^DataLoader: labels must be integer class indices, got dtype float64"):
+        DataLoader(SimpleNamespace(images=np.zeros((2, 2, 2)), labels=np.array([0.5, 1.5])))
+    with pytest.raises(TypeError, match="^DataLoader: images must hold numbers, got dtype object"):
+        DataLoader(SimpleNamespace(images=np.zeros((2, 2, 2), dtype=object), labels=np.arange(2)))
+
+
+@pytest.mark.parametrize(
+    "transform",
+    [lambda b, rng: None, lambda b, rng: b[:1], lambda b, rng: b[:, 0], lambda b, rng: (b * 255).astype(np.uint8)],
+    ids=["none", "fewer-images", "3-d", "integer"],
+)
+def test_a_transform_returning_something_else_than_a_float_batch_is_named(transform):
+    """A transform returning None used to give batches of dtype object."""
+    with pytest.raises(TypeError, match="^DataLoader: transform .* must return a float batch"):
+        next(iter(DataLoader(indexed(4), batch_size=2, transform=transform)))
+
+
+@pytest.mark.parametrize(
+    "change",
+    [{"rng_uinteger": 2**70}, {"position": 1.5}, {"epoch": float("nan")}, {"rng_pcg64": np.ones((2, 2), np.uint64)}],
+    ids=["uinteger-overflow", "fractional-position", "nan-epoch", "rng-2d"],
+)
+def test_load_state_dict_refuses_damaged_numbers(change):
+    """An oversized generator word used to escape as OverflowError."""
+    loader = DataLoader(indexed(10), batch_size=3, shuffle=True, seed=0)
+    state = {**loader.state_dict(), **change}
+    before = loader.rng.bit_generator.state
+    with pytest.raises(ValueError, match="^DataLoader.load_state_dict: not a DataLoader state"):
+        loader.load_state_dict(state)
+    assert loader.rng.bit_generator.state == before
 
 
 def test_bad_dataset_and_transform():
@@ -223,3 +264,9 @@ def test_batches_on_the_gpu():
     x, y = next(iter(DataLoader(load_dataset("mnist10k", "test"), 32, transform=transforms.RandomShift(2), seed=0)))
     assert x.device.startswith("cuda") and y.device.startswith("cuda")
     assert x.shape == (32, 1, 28, 28) and x.dtype == np.float32 and y.dtype == np.int64
+
+
+def test_load_state_dict_of_an_array_is_a_value_error():
+    """An array where the state dict should be (a damaged checkpoint) leaked NumPy's IndexError."""
+    with pytest.raises(ValueError, match="^DataLoader.load_state_dict: not a DataLoader state"):
+        DataLoader(indexed(4)).load_state_dict(np.zeros(3))

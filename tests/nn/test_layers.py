@@ -250,3 +250,30 @@ def test_r1_penalty_through_a_conv_discriminator_matches_pytorch():
     their_params = dict(theirs.named_parameters())
     for name, p in ours.named_parameters():
         np.testing.assert_allclose(grad_or_zeros(p), grad_or_zeros(their_params[name]), rtol=1e-9, atol=1e-12, err_msg=name)
+
+
+# --------------------------------------------------------------------------- malformed constructor arguments (issue 8)
+
+
+@pytest.mark.parametrize(
+    "make,error,message",
+    [
+        (lambda: nn.Linear(2.5, 2), TypeError, "^Linear: in_features must be an int"),
+        (lambda: nn.Linear(3, -1), ValueError, "^Linear: out_features must be at least 0"),
+        (lambda: nn.Conv2d(3, 2, 2.5), TypeError, "^Conv2d: kernel_size must be an int or a pair of ints"),
+        (lambda: nn.Conv2d(3, 2, 3, stride=1.5), TypeError, "^Conv2d: stride must be an int"),
+        (lambda: nn.Conv2d("3", 2, 3), TypeError, "^Conv2d: in_channels must be an int"),
+        (lambda: nn.Conv2d(3, 0, 3), ValueError, "^Conv2d: out_channels must be at least 1"),
+        (lambda: nn.Conv2d(3, 2, 3, padding="full"), ValueError, "^Conv2d: invalid padding string 'full'"),
+        (lambda: nn.Conv2d(3, 2, 3, stride=2, padding="same"), ValueError, "^Conv2d: padding='same' is not supported"),
+        (lambda: nn.ConvTranspose2d(3, 2, (2, 2, 2)), ValueError, "^ConvTranspose2d: kernel_size must be an int or a pair"),
+        (lambda: nn.BatchNorm1d(3.0), TypeError, "^BatchNorm1d: num_features must be an int"),
+        (lambda: nn.Dropout("0.5"), TypeError, "^Dropout: p must be a number"),
+    ],
+    ids=["linear-float", "linear-negative", "conv-kernel-2.5", "conv-stride-1.5", "conv-str-channels",
+         "conv-zero-channels", "conv-padding-full", "conv-same-strided", "convT-kernel-3", "bn-float", "dropout-str"],
+)
+def test_layer_constructors_check_their_arguments(make, error, message):
+    """Conv2d(3, 2, 2.5) used to build a 2x2 kernel silently and padding='full' failed only in forward."""
+    with pytest.raises(error, match=message):
+        make()

@@ -255,3 +255,24 @@ def test_load_numpy_into_a_gpu_model_and_state_dict_of_cupy_arrays():
     np.testing.assert_array_equal(w.numpy(), src.fc.weight.numpy())
     src.load_state_dict(sd)  # and CuPy arrays back into a CPU model
     assert src.fc.weight.device == "cpu"
+
+
+@pytest.mark.parametrize("dtype", ["<U3", object, np.complex64])
+def test_arrays_that_are_not_real_numbers_are_reported_and_nothing_loaded(dtype):
+    """A string array used to fail half-way with NumPy's "could not convert string to float";
+    an object array of numbers, or complex, was cast silently."""
+    model = nn.Linear(3, 2)
+    before = {k: v.copy() for k, v in model.state_dict().items()}
+    bad = {"weight": np.ones((2, 3)).astype(dtype), "bias": np.zeros(2)}
+    with pytest.raises(RuntimeError, match='While copying the parameter named "weight", expected an array of real'):
+        model.load_state_dict(bad)
+    assert all(np.array_equal(v, before[k]) for k, v in model.state_dict().items())
+
+
+def test_keys_that_are_not_strings_are_unexpected_keys():
+    """An int key used to fail with "'int' object is not subscriptable"."""
+    model = nn.Sequential(nn.Linear(3, 2))
+    state = {**model.state_dict(), 7: np.zeros(2)}
+    with pytest.raises(RuntimeError, match='Unexpected key\\(s\\) in state_dict: "7"'):
+        model.load_state_dict(state)
+    assert model.load_state_dict(state, strict=False).unexpected_keys == [7]

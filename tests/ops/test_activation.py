@@ -334,3 +334,68 @@ def test_dropout_scales_like_pytorch():
             kept = y != 0
             np.testing.assert_array_equal(y[kept], x[kept] * (1 / (1 - p)))
             np.testing.assert_array_equal(g, kept * (1 / (1 - p)))
+
+
+# --------------------------------------------------------------------------- malformed input (issue 8)
+
+
+@pytest.mark.parametrize("op", [F.softplus, F.leaky_relu])
+def test_softplus_and_leaky_relu_refuse_integer_tensors_like_pytorch(op):
+    """softplus of int64 [1, 2] used to return [1, 2] (the float result cast back to int): silently wrong."""
+    with pytest.raises(TypeError, match=f"^{op.__name__}: needs a floating point tensor"):
+        op(sn.tensor([1, 2]))
+
+
+def test_activation_parameters_must_be_numbers():
+    with pytest.raises(TypeError, match="^leaky_relu: negative_slope must be a number"):
+        F.leaky_relu(sn.ones(2), "a")
+    with pytest.raises(TypeError, match="^softplus: beta must be a number"):
+        F.softplus(sn.ones(2), beta=None)
+
+
+@pytest.mark.parametrize("op", [F.softmax, F.log_softmax])
+def test_softmax_of_an_empty_tensor_is_empty_like_pytorch(op):
+    """It used to raise NumPy's 'zero-size array to reduction operation maximum'."""
+    for shape, dim in (((0,), 0), ((2, 0), 1), ((0, 3), 1), ((0, 3), 0)):
+        x = sn.zeros(*shape, requires_grad=True)
+        y = op(x, dim)
+        assert y.shape == shape and y.dtype == np.float32
+        y.sum().backward()
+        assert x.grad.shape == shape
+
+
+@pytest.mark.parametrize(
+    "op",
+    [F.softmax, F.log_softmax, F.dropout, F.leaky_relu, F.softplus, F.linear],
+    ids=lambda f: f.__name__,
+)
+def test_functional_on_a_non_tensor_is_a_type_error_naming_the_op(op):
+    args = {F.softmax: (0,), F.log_softmax: (0,), F.linear: (sn.ones(1, 2),)}.get(op, ())
+    with pytest.raises(TypeError, match=f"^{op.__name__}: input must be a Tensor"):
+        op(np.ones(2), *args)  # used to be AttributeError ('memoryview' object has no attribute ...)
+
+
+def test_linear_weight_and_bias_must_be_tensors():
+    with pytest.raises(TypeError, match="^linear: weight must be a Tensor"):
+        F.linear(sn.ones(2), np.ones((1, 2)))
+    with pytest.raises(TypeError, match="^linear: bias must be a Tensor"):
+        F.linear(sn.ones(2), sn.ones(1, 2), np.ones(1))
+
+
+def test_leaky_relu_with_a_slope_beyond_the_dtype_keeps_positive_values():
+    """A float16 slope of 65520 overflows to inf, and 0 * inf made leaky_relu(inf) and its gradient NaN."""
+    x = sn.tensor(np.array([np.inf, 2.0, -1.0], dtype=np.float16), requires_grad=True)
+    y = F.leaky_relu(x, 65520.0)
+    assert y.numpy().tolist() == [np.inf, 2.0, -np.inf]
+    assert F.leaky_relu(sn.tensor(np.zeros(1, np.float16)), 65520.0).numpy().tolist() == [0.0]  # not 0 * inf
+    (y * sn.tensor(np.array([1, 1, 0], dtype=np.float16))).sum().backward()
+    assert x.grad.numpy()[:2].tolist() == [1.0, 1.0]
+
+
+def test_softplus_with_a_beta_beyond_the_dtype_matches_pytorch():
+    """beta = 65520 overflows float16: z = 0 * inf made softplus(0) NaN (PyTorch: log(2) / 65520)."""
+    x = sn.tensor(np.zeros(2, dtype=np.float16), requires_grad=True)
+    y = F.softplus(x, beta=65520.0)
+    assert y.dtype == np.float16 and np.allclose(y.numpy(), np.log(2) / 65520, rtol=1e-2)  # a float16 subnormal
+    y.sum().backward()
+    assert x.grad.dtype == np.float16 and x.grad.numpy().tolist() == [0.5, 0.5]

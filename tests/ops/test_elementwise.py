@@ -207,3 +207,86 @@ def test_comparisons_are_not_differentiable():
         assert mask.dtype == bool
         assert not mask.requires_grad and mask.grad_fn is None
     np.testing.assert_array_equal((x > 1.5).numpy(), [False, True, True])
+
+
+# --------------------------------------------------------------------------- dtypes and bad operands (issue 8)
+
+
+@pytest.mark.parametrize("int_dtype", [np.int64, np.int32, np.uint8, np.bool_])
+@pytest.mark.parametrize("float_dtype", [np.float32, np.float64])
+def test_integer_meets_float_in_the_float_dtype_like_pytorch(int_dtype, float_dtype):
+    """int64 tensor + float32 tensor used to give float64 (NumPy's rule): a float64 leak into float32 models."""
+    i = sn.tensor(np.array([1, 0, 1], dtype=int_dtype))
+    f = sn.tensor(np.array([0.5, 1.5, 2.5], dtype=float_dtype), requires_grad=True)
+    for y in (i + f, f + i, i * f, f - i, f / (i + 1), sn.maximum(i, f), i @ f):
+        assert y.dtype == float_dtype
+    (f * i).sum().backward()
+    assert f.grad.dtype == float_dtype and f.grad.numpy().tolist() == [1.0, 0.0, 1.0]
+
+
+def test_binary_op_without_a_tensor_is_a_type_error_naming_the_op():
+    for op, name in ((sn.add, "add"), (sn.mul, "mul"), (sn.maximum, "maximum"), (sn.matmul, "matmul")):
+        with pytest.raises(TypeError, match=f"^{name}: expected a Tensor operand"):
+            op(1.0, [2.0])  # used to be AttributeError: 'list' object has no attribute 'data'
+
+
+@pytest.mark.parametrize("op", [sn.exp, sn.log, sn.sqrt, sn.tanh, sn.sigmoid])
+@pytest.mark.parametrize("dtype", [np.int64, np.int32, np.uint8, np.bool_])
+def test_float_functions_of_integers_give_float32_like_pytorch(op, dtype):
+    """exp(bool) used to give float16 (2.719) and exp(int64) float64."""
+    x = np.array([1, 0, 1], dtype=dtype)
+    y = op(sn.tensor(x))
+    assert y.dtype == np.float32
+    np.testing.assert_allclose(y.numpy(), op(sn.tensor(x.astype(np.float32))).numpy())
+
+
+@pytest.mark.parametrize("op", [sn.exp, sn.log, sn.sqrt, sn.abs, sn.neg, sn.tanh, sn.sigmoid, sn.relu])
+@pytest.mark.parametrize("bad", [[1.0, 2.0], np.ones(2), 1.5, "a"])
+def test_unary_op_on_a_non_tensor_is_a_type_error_naming_the_op(op, bad):
+    with pytest.raises(TypeError, match=f"^{op.__name__}: input must be a Tensor"):
+        op(bad)  # used to be AttributeError ('list' object has no attribute 'data')
+
+
+def test_where_with_two_numbers_like_pytorch():
+    cond = sn.tensor([True, False])
+    y = sn.where(cond, 1.0, 2.0)  # used to be AttributeError
+    assert y.dtype == np.float32 and y.numpy().tolist() == [1.0, 2.0]
+    assert sn.where(cond, 1, 2).dtype == np.int64 and sn.where(cond, 1, 2.5).dtype == np.float32
+    with pytest.raises(TypeError, match="^where: condition must be boolean"):
+        sn.where(sn.tensor([1, 0]), 1.0, 2.0)
+
+
+def test_clamp_with_tensor_bounds():
+    x = sn.tensor([-2.0, 0.5, 3.0], requires_grad=True)
+    y = sn.clamp(x, sn.tensor(0.0), sn.tensor([1.0, 1.0, 2.0]))  # used to be a TypeError about __array_ufunc__
+    assert y.numpy().tolist() == [0.0, 0.5, 2.0]
+    y.sum().backward()
+    assert x.grad.numpy().tolist() == [0.0, 1.0, 0.0]
+    with pytest.raises(TypeError, match="^clamp: a min bound that requires grad"):
+        sn.clamp(x, sn.tensor(0.0, requires_grad=True))
+
+
+def test_true_division_of_integers_gives_float32_like_pytorch():
+    """int64 / int64 gave float64 (NumPy's rule)."""
+    for y in (sn.tensor([1, 2]) / sn.tensor([2, 4]), sn.tensor([1, 2]) / 2, 1 / sn.tensor([True, True])):
+        assert y.dtype == np.float32
+    assert (sn.tensor([1, 2]) / sn.tensor([2, 4])).numpy().tolist() == [0.5, 0.5]
+
+
+def test_a_python_int_outside_the_tensors_integer_dtype_is_a_value_error():
+    """A uint8 tensor with -1 leaked NumPy 2's OverflowError."""
+    x = sn.tensor(np.array([3], dtype=np.uint8))
+    for op in (sn.sub, sn.maximum, sn.div):
+        with pytest.raises(ValueError, match=f"^{op.__name__}: -1 does not fit the tensor's dtype uint8"):
+            op(x, -1)
+    assert (x + 1).numpy().tolist() == [4]
+
+
+def test_abs_and_relu_gradients_at_nan_match_pytorch():
+    """abs gave NaN (sign(NaN)) where PyTorch gives 0; relu gave 0 where PyTorch gives 1."""
+    x = sn.tensor([float("nan"), -1.0, 0.0, 2.0], requires_grad=True)
+    sn.abs(x).sum().backward()
+    assert x.grad.numpy().tolist() == [0.0, -1.0, 0.0, 1.0]
+    x.grad = None
+    sn.relu(x).sum().backward()
+    assert x.grad.numpy().tolist() == [1.0, 0.0, 0.0, 1.0]

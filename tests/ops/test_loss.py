@@ -458,3 +458,49 @@ def test_all_ignored_mean_is_nan_like_pytorch():
     ours = F.cross_entropy(sn.tensor(_L), sn.tensor(np.full(4, -100))).item()
     theirs = torch.nn.functional.cross_entropy(torch.tensor(_L), torch.tensor(np.full(4, -100))).item()
     assert np.isnan(ours) and np.isnan(theirs)
+
+
+# --------------------------------------------------------------------------- malformed input (issue 8)
+
+
+def test_pos_weight_and_weight_must_be_tensors():
+    """pos_weight=2.0 used to be AttributeError ('float' object has no attribute 'shape')."""
+    x, t = sn.zeros(3), sn.ones(3)
+    with pytest.raises(TypeError, match="^binary_cross_entropy_with_logits: pos_weight must be a Tensor"):
+        F.binary_cross_entropy_with_logits(x, t, pos_weight=2.0)
+    with pytest.raises(TypeError, match="^binary_cross_entropy: weight must be a Tensor"):
+        F.binary_cross_entropy(x + 0.5, t, weight=np.ones(3))
+
+
+def test_class_weights_must_be_floating_point():
+    """Integer weights used to turn a float32 loss into float64."""
+    with pytest.raises(TypeError, match="^cross_entropy: weight must be a floating point tensor"):
+        F.cross_entropy(sn.zeros(2, 3), sn.tensor([0, 1]), weight=sn.tensor([1, 1, 1]))
+
+
+def test_label_smoothing_must_be_a_number():
+    with pytest.raises(TypeError, match="^cross_entropy: label_smoothing must be a number"):
+        F.cross_entropy(sn.zeros(2, 3), sn.tensor([0, 1]), label_smoothing="0.1")
+
+
+def test_binary_cross_entropy_refuses_nan_input_like_pytorch():
+    with pytest.raises(ValueError, match="^binary_cross_entropy: all elements of input should be between 0 and 1"):
+        F.binary_cross_entropy(sn.tensor([0.5, float("nan")]), sn.tensor([1.0, 0.0]))
+
+
+@pytest.mark.parametrize("fn", [F.binary_cross_entropy, F.binary_cross_entropy_with_logits])
+def test_mixed_float32_and_float64_losses_are_computed_in_float64(fn):
+    """A float32 target with float64 input computed 1 - t in float32: digits lost inside a float64 result."""
+    x = np.array([0.3, 0.6, 0.9])
+    t = np.array([0.1, 0.7, 0.35], dtype=np.float32)
+    got = fn(sn.tensor(x), sn.tensor(t)).item()
+    assert got == fn(sn.tensor(x), sn.tensor(t.astype(np.float64))).item()
+
+
+@pytest.mark.parametrize("fn", [F.nll_loss, F.cross_entropy])
+def test_inputs_without_classes_name_the_loss(fn):
+    """With C = 0 and every target ignored, the weights' lookup failed as 'getitem: index 0 is out of bounds'."""
+    with pytest.raises(ValueError, match=f"^{fn.__name__}: input of shape \\(0,\\) has no classes"):
+        fn(sn.zeros(0), sn.tensor(1), ignore_index=1)
+    with pytest.raises(ValueError, match=f"^{fn.__name__}: input of shape \\(2, 0\\) has no classes"):
+        fn(sn.zeros(2, 0), sn.tensor([0, 0]))

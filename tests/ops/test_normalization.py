@@ -218,3 +218,13 @@ def test_running_statistics_match_pytorch(momentum):
         torch.nn.functional.batch_norm(torch.tensor(x), *theirs, training=True, momentum=momentum)
     for a, b in zip(ours, theirs):
         np.testing.assert_allclose(a.numpy(), b.numpy(), rtol=1e-10)
+
+
+def test_batch_norm_arguments_must_be_tensors():
+    """An ndarray input used to be AttributeError ('memoryview' object has no attribute 'size')."""
+    with pytest.raises(TypeError, match="^batch_norm: input must be a Tensor"):
+        F.batch_norm(np.ones((2, 3)), None, None, training=True)
+    with pytest.raises(TypeError, match="^batch_norm: running_mean must be a Tensor"):
+        F.batch_norm(sn.ones(2, 3), np.zeros(3), sn.ones(3))
+    with pytest.raises(TypeError, match="^batch_norm: eps must be a number"):
+        F.batch_norm(sn.ones(2, 3), None, None, training=True, eps="a")

@@ -263,3 +263,62 @@ def test_dim_out_of_range_raises_index_error(name, shape, data, as_tuple):
     x = sn.tensor(normal(0, shape))
     with pytest.raises(IndexError, match=rf"^{name}: dimension out of range"):
         DIM_OPS[name](x, dim)
+
+
+# --------------------------------------------------------------------------- malformed input (issue 8)
+
+
+@pytest.mark.parametrize("correction", [1, 2])
+def test_var_gradient_with_no_degrees_of_freedom_is_nan_like_pytorch(correction):
+    """n == correction used to raise ZeroDivisionError in backward (a Python division by 0)."""
+    x = sn.tensor(np.ones(correction), requires_grad=True)
+    y = x.var(correction=correction)
+    assert np.isnan(y.item())
+    y.backward()
+    assert np.isnan(x.grad.numpy()).all()
+
+
+@pytest.mark.parametrize("op", ["argmax", "argmin"])
+def test_argmax_of_an_empty_tensor_names_the_op(op):
+    with pytest.raises(ValueError, match=f"^{op}: cannot reduce over an empty dimension"):
+        getattr(sn, op)(sn.zeros(0))
+
+
+def test_logsumexp_over_an_empty_dim_is_minus_inf_like_pytorch():
+    """It used to raise NumPy's 'zero-size array to reduction operation maximum'."""
+    assert sn.logsumexp(sn.zeros(0), 0).item() == -np.inf
+    y = sn.logsumexp(sn.zeros(2, 0, 3), 1, keepdim=True)
+    assert y.shape == (2, 1, 3) and (y.numpy() == -np.inf).all()
+    assert sn.logsumexp(sn.zeros(2, 0), 0).shape == (0,)
+
+
+def test_logsumexp_of_integers_is_float32():
+    assert sn.logsumexp(sn.tensor([1, 2]), 0).dtype == np.float32
+
+
+@pytest.mark.parametrize("op", ["sum", "mean", "var", "amax", "logsumexp"])
+def test_a_float_dim_is_a_type_error_naming_the_op(op):
+    with pytest.raises(TypeError, match=f"^{op}: dim must be an int"):
+        getattr(sn, op)(sn.ones(2, 3), 1.0)  # used to be "'float' object is not iterable"
+
+
+@pytest.mark.parametrize("op", ["sum", "mean", "var", "amax", "amin", "max", "min", "argmax", "argmin"])
+def test_a_reduction_of_a_non_tensor_is_a_type_error_naming_the_op(op):
+    with pytest.raises(TypeError, match=f"^{op}: input must be a Tensor"):
+        getattr(sn, op)([1.0, 2.0])
+
+
+@pytest.mark.parametrize("dtype", [np.uint8, np.uint32, np.int8, np.bool_])
+def test_integer_sums_are_int64_like_pytorch(dtype):
+    """A uint8 sum was uint64 (NumPy's rule)."""
+    y = sn.tensor(np.array([1, 1, 0], dtype=dtype)).sum()
+    assert y.dtype == np.int64 and y.item() == 2
+
+
+@pytest.mark.parametrize("op", ["sum", "mean", "var", "amax", "amin", "logsumexp"])
+def test_an_empty_dim_list_reduces_every_dim_like_pytorch(op):
+    """dim=() used to reduce nothing: sum(x, ()) returned x unchanged where PyTorch returns the total."""
+    x = sn.tensor(np.arange(6.0).reshape(2, 3))
+    assert getattr(sn, op)(x, ()).shape == ()
+    assert getattr(sn, op)(x, [], keepdim=True).shape == (1, 1)
+    np.testing.assert_allclose(getattr(sn, op)(x, ()).numpy(), getattr(sn, op)(x, (0, 1)).numpy())

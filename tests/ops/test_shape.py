@@ -577,3 +577,99 @@ def test_cast_function_first_and_second_order(shape, seed):
     from scratchnet.ops.shape import Cast
 
     check(lambda t: Cast(np.dtype(np.float64))(t) * t, normal(seed, shape))
+
+
+# --------------------------------------------------------------------------- malformed input (issue 8)
+
+
+@pytest.mark.parametrize("op", [sn.cat, sn.stack])
+def test_cat_and_stack_refuse_a_single_tensor(op):
+    """cat(x) used to iterate over x's rows and join them: a silently wrong result (PyTorch: TypeError)."""
+    x = sn.ones(2, 3)
+    with pytest.raises(TypeError, match=f"^{op.__name__}: expected a list or tuple of tensors, got Tensor"):
+        op(x)
+    with pytest.raises(TypeError, match=f"^{op.__name__}: expected a list or tuple"):
+        op(t for t in (x, x))
+
+
+def test_squeeze_with_a_float_dim_names_the_op():
+    with pytest.raises(TypeError, match="^squeeze: dim must be an int"):
+        sn.ones(1, 2).squeeze(0.0)
+    assert sn.ones(1, 2).squeeze(np.int64(0)).shape == (2,)
+
+
+def test_pad_sizes_must_be_ints():
+    x = sn.ones(2, 3)
+    with pytest.raises(TypeError, match="^pad: sizes must be ints"):
+        sn.pad(x, (1.5, 1))
+    with pytest.raises(TypeError, match="^pad: padding must be a tuple of ints"):
+        sn.pad(x, 1)
+
+
+@pytest.mark.parametrize(
+    "op",
+    [
+        lambda x: sn.reshape(x, 2),
+        lambda x: sn.flatten(x),
+        lambda x: sn.squeeze(x),
+        lambda x: sn.unsqueeze(x, 0),
+        lambda x: sn.permute(x, 0),
+        lambda x: sn.transpose(x, 0, 0),
+        lambda x: sn.broadcast_to(x, 2),
+        lambda x: sn.expand(x, 2),
+        lambda x: sn.pad(x, (1, 1)),
+    ],
+    ids=["reshape", "flatten", "squeeze", "unsqueeze", "permute", "transpose", "broadcast_to", "expand", "pad"],
+)
+def test_shape_op_on_a_non_tensor_is_a_type_error_naming_the_op(op, request):
+    name = request.node.callspec.id
+    with pytest.raises(TypeError, match=f"^{name}: input must be a Tensor"):
+        op(np.ones(2))  # used to be AttributeError
+
+
+def test_expand_errors_name_broadcast_to():
+    with pytest.raises(ValueError, match="^broadcast_to: operands could not be broadcast"):
+        sn.ones(2, 3).expand(3, 3)  # the op used to call itself "broadcastto"
+
+
+def test_flatten_of_an_empty_tensor_like_pytorch():
+    """flatten reshaped to (..., -1, ...), which NumPy cannot resolve when the size is 0."""
+    assert sn.flatten(sn.zeros(0, 0), 0, 0).shape == (0, 0)
+    assert sn.flatten(sn.zeros(2, 0, 3), 1).shape == (2, 0)
+    assert sn.flatten(sn.zeros(0, 3, 4)).shape == (0,)
+
+
+def test_padding_by_nothing_works_for_a_0d_tensor():
+    """pad(x, ()) of a 0-d tensor raised NumPy's "`pad_width` must be of integral type"."""
+    x = sn.tensor(2.0)
+    assert sn.pad(x, ()).item() == 2.0 and sn.pad(sn.ones(2), (0, 0)).shape == (2,)
+
+
+@pytest.mark.parametrize(
+    "key",
+    [np.array([True]), np.array([False, False, False]), (0, np.array([True, False])), (Ellipsis, np.array([True]))],
+    ids=["short", "long", "after-int", "after-ellipsis"],
+)
+def test_a_boolean_mask_of_the_wrong_length_is_an_index_error(key):
+    """x[[True]] on a (2, 3) tensor used to return row 0: the mask became integer indices without a shape check."""
+    x = sn.tensor(np.arange(6.0).reshape(2, 3))
+    with pytest.raises(IndexError, match="^getitem: boolean index of shape"):
+        x[key]
+    with pytest.raises(IndexError):
+        x.numpy()[key]  # NumPy (and PyTorch) refuse it too
+
+
+def test_masks_still_index_like_numpy():
+    a = np.arange(24.0).reshape(2, 3, 4)
+    x = sn.tensor(a)
+    for key in (a > 5, (Ellipsis, np.array([True, False, True, True])), (None, np.array([True, False])),
+                (0, a[0] > 3), (slice(None), np.array([False, True, True]), 1)):
+        np.testing.assert_array_equal(x[key].numpy(), a[key])
+    with pytest.raises(IndexError, match="0-d boolean index"):
+        x[np.array(True)]
+
+
+def test_reshape_refuses_negative_sizes_other_than_minus_one():
+    """reshape(-2) was taken as reshape(-1) (NumPy's leniency; PyTorch refuses)."""
+    with pytest.raises(ValueError, match="^reshape: invalid shape"):
+        sn.ones(2, 3).reshape(-2, 3)
