@@ -112,7 +112,7 @@ def load_checkpoint(parser, args, config):
         state = sn.load(path)
     except ValueError as e:
         parser.error(f"--resume: {e}")
-    if state.get("config") != config:
+    if not isinstance(state, dict) or state.get("config") != config:
         parser.error(
             f"--resume: the checkpoint at {path} was made for a different model: {state.get('config')} "
             f"(this run builds {config})"
@@ -125,6 +125,9 @@ def write_json(path, obj):
     path = Path(path)
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
     try:
+        umask = os.umask(0)
+        os.umask(umask)
+        os.chmod(tmp, 0o666 & ~umask)  # mkstemp makes the file private (0600); metrics.json is for everyone
         with os.fdopen(fd, "w") as f:
             json.dump(obj, f, indent=2)
             f.write("\n")

@@ -108,7 +108,7 @@ class Function:
                 y = self.forward(inputs[0].data, inputs[1].data)
             else:
                 y = self.forward(*[x.data for x in inputs])
-        except (ValueError, IndexError, TypeError) as e:
+        except (ValueError, IndexError, TypeError, FloatingPointError) as e:
             raise _op_error(self.name, inputs, e) from e
         if isinstance(y, np.generic):  # NumPy reductions return scalars; keep arrays
             y = np.asarray(y)
@@ -162,7 +162,7 @@ def _op_error(name, inputs, e):
         return RuntimeError(f"{name}: all inputs must be on one device, got tensors on {' and '.join(devices)}")
     shapes = " and ".join(str(tuple(x.shape)) for x in inputs)
     message = f"{name}: {e} (input shapes {shapes})"
-    for cls in (IndexError, ValueError, TypeError):
+    for cls in (IndexError, ValueError, TypeError, FloatingPointError):  # FloatingPointError: np.seterr(all="raise")
         if isinstance(e, cls):
             return cls(message)
 
@@ -207,7 +207,10 @@ def _root_grads(outputs, grad_outputs, caller):
             g = Tensor(array_module(out.data).ones_like(out.data))
         else:
             if not isinstance(g, Tensor):
-                g = Tensor(array_module(out.data).asarray(g, dtype=out.data.dtype))
+                try:
+                    g = Tensor(array_module(out.data).asarray(g, dtype=out.data.dtype))
+                except (TypeError, ValueError) as e:
+                    raise TypeError(f"{caller}: grad_outputs[{i}] is not numbers of the output's dtype ({e})") from None
             if g.shape != out.shape:
                 raise ValueError(
                     f"{caller}: grad_outputs[{i}] has shape {tuple(g.shape)} but output {i} has shape {tuple(out.shape)}"

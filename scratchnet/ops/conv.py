@@ -21,6 +21,7 @@ linear in each of its inputs and the adjoint of one is another:
     conv2d_weight(x, g):      dx = conv_transpose2d(g, dW),  dg = conv2d(x, dW)
 """
 
+import numbers
 from collections import namedtuple
 
 from ..autograd import Function
@@ -32,17 +33,16 @@ Geometry = namedtuple("Geometry", "stride padding dilation")
 
 
 def _pair(value, name, op):
-    """An int or a pair of ints, as a tuple of two ints."""
+    """An int or a pair of ints, as a tuple of two ints (1.5 or True is a TypeError, never truncated)."""
     if isinstance(value, (tuple, list)):
         if len(value) != 2:
             raise ValueError(f"{op}: {name} must be an int or a pair of ints, got {value!r}")
         a, b = value
     else:
         a = b = value
-    try:
-        return int(a), int(b)
-    except (TypeError, ValueError):
-        raise TypeError(f"{op}: {name} must be an int or a pair of ints, got {value!r}") from None
+    if any(isinstance(v, bool) or not isinstance(v, numbers.Integral) for v in (a, b)):
+        raise TypeError(f"{op}: {name} must be an int or a pair of ints, got {value!r}")
+    return int(a), int(b)
 
 
 def _zero_pad(x, ph, pw):
@@ -107,7 +107,7 @@ class Conv2d(Function):
         (sh, sw), (ph, pw), (dh, dw) = self.geo
         ho, wo = _conv_out(h, kh, sh, ph, dh), _conv_out(wd, kw, sw, pw, dw)
         cols = self.cols = _im2col(x, (kh, kw), (ho, wo), self.geo)
-        y = w.reshape(o, -1) @ cols  # (O, N*Ho*Wo): the one GEMM
+        y = w.reshape(o, cols.shape[0]) @ cols  # (O, N*Ho*Wo): the one GEMM (no -1: O may be 0)
         # contiguous NCHW: later elementwise ops keep their input's memory order, so a transposed
         # view here would make every op downstream stride through memory
         return array_module(y).ascontiguousarray(y.reshape(o, n, ho, wo).transpose(1, 0, 2, 3))
@@ -213,6 +213,8 @@ def _geometry(op, stride, padding, dilation):
 def _add_bias(y, bias, channels, op):
     if bias is None:
         return y
+    if not isinstance(bias, Tensor):
+        raise TypeError(f"{op}: bias must be a Tensor, got {type(bias).__name__}")
     if bias.shape != (channels,):
         raise ValueError(f"{op}: bias must have shape ({channels},), got {tuple(bias.shape)}")
     return y + reshape(bias, (1, channels, 1, 1))

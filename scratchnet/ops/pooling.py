@@ -11,6 +11,7 @@ Both poolings are linear maps of their input once the choice is fixed
 backward of one is the other: derivatives of any order come for free.
 """
 
+import numbers
 from collections import namedtuple
 
 from ..autograd import Function
@@ -32,6 +33,14 @@ def _offsets(win):
                 slice(i * dh, i * dh + sh * (ho - 1) + 1, sh),
                 slice(j * dw, j * dw + sw * (wo - 1) + 1, sw),
             )
+
+
+def _lowest(x):
+    """The padding of max pooling: -inf, or the smallest value of an integer (False for bool) dtype."""
+    xp = array_module(x)
+    if x.dtype.kind == "f":
+        return -xp.inf
+    return xp.iinfo(x.dtype).min if x.dtype.kind in "iu" else False
 
 
 def _pad(x, win, value):
@@ -98,7 +107,7 @@ class MaxPool2d(Function):
 
     def forward(self, x):
         xp = array_module(x)
-        x_pad = _pad(x, self.win, -xp.inf)
+        x_pad = _pad(x, self.win, _lowest(x))
         y = None
         for _, sl in _offsets(self.win):
             y = x_pad[sl].copy() if y is None else xp.maximum(y, x_pad[sl], out=y)
@@ -111,7 +120,7 @@ class MaxPool2d(Function):
 def _argmax_masks(x, y, win):
     """One boolean mask per kernel offset: where that offset holds its window's first maximum."""
     xp = array_module(x)
-    x_pad = _pad(x, win, -xp.inf)
+    x_pad = _pad(x, win, _lowest(x))
     nan = xp.isnan(y)
     has_nan = bool(nan.any())
     found = xp.zeros(y.shape, dtype=bool)
@@ -201,6 +210,8 @@ def _window(op, input, kernel_size, stride, padding, dilation, ceil_mode):
         raise TypeError(f"{op}: input must be a Tensor, got {type(input).__name__}")
     if input.ndim != 4:
         raise ValueError(f"{op}: expected a 4-D input (N, C, H, W), got shape {tuple(input.shape)}")
+    if 0 in input.shape[2:]:  # windows of padding only (avg: 1 / 0); PyTorch refuses these too
+        raise ValueError(f"{op}: expected an input with non-empty H and W, got shape {tuple(input.shape)}")
     kernel = _pair(kernel_size, "kernel_size", op)
     stride = kernel if stride is None or stride == () else _pair(stride, "stride", op)
     padding, dilation = _pair(padding, "padding", op), _pair(dilation, "dilation", op)
@@ -243,6 +254,8 @@ def avg_pool2d(input, kernel_size, stride=None, padding=0, ceil_mode=False, coun
     """
     win = _window("avg_pool2d", input, kernel_size, stride, padding, 1, ceil_mode)
     if divisor_override is not None:
+        if isinstance(divisor_override, bool) or not isinstance(divisor_override, numbers.Integral):
+            raise TypeError(f"avg_pool2d: divisor_override must be an int, got {divisor_override!r}")
         if divisor_override <= 0:
             raise ValueError(f"avg_pool2d: divisor_override must be positive, got {divisor_override}")
         inv = 1.0 / divisor_override
