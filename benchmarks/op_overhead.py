@@ -10,10 +10,13 @@ microseconds per op and the ratio scratchnet / PyTorch (medians).
 
 import argparse
 import statistics
+import sys
 import time
+from pathlib import Path
 
 import numpy as np
 
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # run from a checkout without installing
 import scratchnet as sn
 
 try:
