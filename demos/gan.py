@@ -52,7 +52,7 @@ def parse_args(argv=None):
                         help="CNN checkpoint from demos/cnn.py for the metrics (default: runs/cnn/checkpoint.npz "
                              "if it was trained on --data, else one is trained into OUT/classifier)")
     args = parser.parse_args(argv)
-    if args.epochs is None:  # about 15 minutes of training for the DCGAN on 2 CPU cores (901 s measured), 4 for the MLP GAN
+    if args.epochs is None:  # DCGAN: 901 s of training on 2 CPU cores; MLP GAN: ~4 minutes
         args.epochs = {"dcgan": 25, "mlp": 60}[args.arch]
     check_args(parser, args)
     if args.latent < 1:
