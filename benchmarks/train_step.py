@@ -16,8 +16,8 @@ weights) and does the same work per step:
     mlp-gan-r1  gan.build_gan('mlp', 'r1'): the same plus the R1 penalty in D's loss (the input
                 gradient with create_graph, then a double backward)
     dcgan       gan.build_gan('dcgan', 'bce'): the mlp-gan step with the DCGAN networks
-    mlp-vae     784 -> 400 (ReLU) -> mu, logvar (20 each); z = mu + eps * exp(logvar / 2);
-                20 -> 400 (ReLU) -> 784 logits; loss = (summed BCE-with-logits + KL) / batch; Adam(1e-3)
+    mlp-vae     vae.MLPVAE(), the VAE demo's model: 784 -> 400 (ReLU) -> mu, logvar (20 each);
+                20 -> 400 (ReLU) -> 784 logits; vae.loss: (summed BCE-with-logits + KL) / batch; Adam(1e-3)
 
 Prints milliseconds per step (median of --repeats after --warmup, the two libraries taking turns)
 and the ratio scratchnet / PyTorch:
@@ -37,44 +37,10 @@ from _harness import write_json as write_results
 
 import scratchnet as sn
 from scratchnet import functional as F
-from scratchnet.models import CNN, gan
+from scratchnet.models import CNN, gan, vae
 
 LATENT = 100
 CNN_DROPOUT = 0.3  # demos/cnn.py's default
-
-
-# --------------------------------------------------------------------------- the VAE, from sn.nn layers
-
-
-class VAE(sn.nn.Module):
-    """784 -> 400 (ReLU) -> mu, logvar (20); z = mu + eps exp(logvar / 2); 20 -> 400 (ReLU) -> 784 logits."""
-
-    def __init__(self, pixels=784, hidden=400, latent=20):
-        super().__init__()
-        self.fc1 = sn.nn.Linear(pixels, hidden)
-        self.fc_mu = sn.nn.Linear(hidden, latent)
-        self.fc_logvar = sn.nn.Linear(hidden, latent)
-        self.fc3 = sn.nn.Linear(latent, hidden)
-        self.fc4 = sn.nn.Linear(hidden, pixels)
-
-    def encode(self, x):
-        h = F.relu(self.fc1(x))
-        return self.fc_mu(h), self.fc_logvar(h)
-
-    def decode(self, z):
-        return self.fc4(F.relu(self.fc3(z)))
-
-    def forward(self, x):
-        mu, logvar = self.encode(x)
-        z = mu + sn.randn_like(mu) * (0.5 * logvar).exp()
-        return self.decode(z), mu, logvar
-
-
-def vae_loss(logits, x, mu, logvar):
-    """(sum of BCE-with-logits over pixels + KL(N(mu, exp(logvar)) || N(0, I))) / batch."""
-    reconstruction = F.binary_cross_entropy_with_logits(logits, x, reduction="sum")
-    kl = -0.5 * (1 + logvar - mu**2 - logvar.exp()).sum()
-    return (reconstruction + kl) / x.shape[0]
 
 
 # --------------------------------------------------------------------------- the PyTorch twins
@@ -112,20 +78,22 @@ if torch is not None:
             return out.reshape(x.shape[0]) if self.per_sample else out
 
     class TorchVAE(tnn.Module):
+        """PyTorch's example VAE, with vae.MLPVAE's layer names (fc1, fc21, fc22, fc3, fc4)."""
+
         def __init__(self, pixels=784, hidden=400, latent=20):
             super().__init__()
             self.fc1 = tnn.Linear(pixels, hidden)
-            self.fc_mu = tnn.Linear(hidden, latent)
-            self.fc_logvar = tnn.Linear(hidden, latent)
+            self.fc21 = tnn.Linear(hidden, latent)
+            self.fc22 = tnn.Linear(hidden, latent)
             self.fc3 = tnn.Linear(latent, hidden)
             self.fc4 = tnn.Linear(hidden, pixels)
 
         def encode(self, x):
-            h = tF.relu(self.fc1(x))
-            return self.fc_mu(h), self.fc_logvar(h)
+            h = tF.relu(self.fc1(x.flatten(1)))
+            return self.fc21(h), self.fc22(h)
 
         def decode(self, z):
-            return self.fc4(tF.relu(self.fc3(z)))
+            return self.fc4(tF.relu(self.fc3(z))).reshape(z.shape[0], 1, 28, 28)
 
         def forward(self, x):
             mu, logvar = self.encode(x)
@@ -283,14 +251,13 @@ def make_gan(arch, loss, setup, batch):
 
 def make_vae(setup, batch):
     rng = np.random.default_rng(0)
-    images = rng.random((batch, 784), dtype=np.float32)
-    model = VAE()
+    images = rng.random((batch, 1, 28, 28), dtype=np.float32)
+    model = vae.MLPVAE()
     opt = sn.optim.Adam(model.parameters(), lr=1e-3)
     x = setup.to_sn(images)
 
     def sn_step():
-        logits, mu, logvar = model(x)
-        loss = vae_loss(logits, x, mu, logvar)
+        loss = vae.loss(model, x).loss
         opt.zero_grad()
         loss.backward()
         opt.step()
