@@ -20,8 +20,8 @@ _DEVICE_OF_BACKEND = {"numpy": "cpu", "cupy": "cuda"}
 
 _current = None  # resolved lazily from $SCRATCHNET_BACKEND on first use
 _cupy = None  # the cupy module, once imported
-_seed = None  # the last manual_seed, applied to generators made later
-_generators = {}  # backend name -> random Generator
+_seed = None  # the last manual_seed (None: seeded from the OS)
+_generator = None  # the one NumPy Generator all randomness comes from, made on first use
 
 
 def _check_name(name):
@@ -162,32 +162,46 @@ def on_current_device(array):
 
 
 def manual_seed(seed):
-    """Seed the random generators of every backend (also ones created later, e.g. CuPy's)."""
-    global _seed
+    """Seed scratchnet's random generator (weights, dropout, noise, shuffling), for every backend."""
+    global _seed, _generator
     seed = int(seed)
     if seed < 0:
         raise ValueError(f"manual_seed: seed must be >= 0, got {seed}")
     _seed = seed
-    _generators.clear()
+    _generator = None
 
 
-def generator(name=None):
-    """The random Generator of backend ``name`` (default: the current one)."""
-    name = name or current()
-    gen = _generators.get(name)
-    if gen is None:
-        if name == "numpy":
-            gen = np.random.default_rng(_seed)
-        else:
-            gen = _import_cupy().random.default_rng(_seed)
-        _generators[name] = gen
-    return gen
+def generator():
+    """The seeded NumPy Generator behind every random draw, GPU ones included.
 
+    GPU samples are drawn on the host and copied to the device. One stream for
+    all backends means the same seed gives the same weights, masks and noise on
+    CPU and GPU, and its state is a few plain numbers that a checkpoint holds,
+    so an interrupted GPU run resumes exactly. The copies are small next to a
+    training step (noise vectors, dropout masks as one byte per element).
+    """
+    global _generator
+    if _generator is None:
+        _generator = np.random.default_rng(_seed)
+    return _generator
+
+
+def random_array(kind, shape, dtype, device="cpu", gen=None):
+    """U[0, 1) (``kind='uniform'``) or N(0, 1) (``'normal'``) samples of ``dtype`` on ``device``.
+
+    ``gen``: a NumPy Generator to draw from instead of scratchnet's. float16 is
+    drawn in float32 and rounded, as NumPy's generators make float32/float64 only.
+    """
+    gen = generator() if gen is None else gen
+    dtype = np.dtype(dtype)
+    draw = gen.random if kind == "uniform" else gen.standard_normal
+    array = draw(shape, dtype=dtype if dtype.itemsize >= 4 else np.float32).astype(dtype, copy=False)
+    return to_device(array, device)
 
 
 def get_rng_state():
-    """The NumPy generator's state as plain numbers (savable with ``scratchnet.save``), to resume a run exactly."""
-    return {"seed": -1 if _seed is None else _seed, "numpy": generator("numpy").bit_generator.state}
+    """The generator's state as plain numbers (savable with ``scratchnet.save``), to resume a run exactly."""
+    return {"seed": -1 if _seed is None else _seed, "numpy": generator().bit_generator.state}
 
 
 def set_rng_state(state):
@@ -202,4 +216,4 @@ def set_rng_state(state):
     except (KeyError, IndexError, TypeError, ValueError, OverflowError) as e:
         raise ValueError(f"set_rng_state: not a state from get_rng_state ({type(e).__name__}: {e})") from None
     _seed = None if seed == -1 else int(seed)
-    generator("numpy").bit_generator.state = state["numpy"]
+    generator().bit_generator.state = state["numpy"]

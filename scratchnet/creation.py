@@ -148,12 +148,8 @@ def _random(kind, size, dtype, requires_grad, device):
     dtype = _as_dtype(_or(dtype, np.float32), kind)
     if dtype.kind != "f":
         raise TypeError(f"{kind}: needs a floating point dtype, got {dtype}")
-    gen = backend.generator(_module(device)[1])
-    draw = gen.random if kind == "rand" else gen.standard_normal
-    # the generators make float32/float64 directly; float16 is drawn as float32
-    array = draw(size, dtype=dtype if dtype.itemsize >= 4 else np.float32).astype(dtype, copy=False)
-    if device is not None:
-        array = backend.to_device(array, device)  # the right GPU; no copy when already there
+    array = backend.random_array("uniform" if kind == "rand" else "normal", size, dtype,
+                                 backend.default_device() if device is None else device)
     return _finish(array, requires_grad)
 
 

@@ -106,6 +106,25 @@ def test_mixing_devices_names_both():
         a + b
 
 
+@pytest.mark.gpu
+def test_gpu_draws_are_the_cpu_stream_and_resume_from_the_saved_state():
+    """One host generator for both backends: a seed gives the same samples on CPU and GPU, and the saved
+    state (the only RNG state there is) resumes GPU draws exactly."""
+    sn.manual_seed(7)
+    cpu = [sn.randn(5, 3).numpy(), sn.rand(4).numpy(), sn.functional.dropout(sn.ones(6, 6), 0.5).numpy()]
+    sn.manual_seed(7)
+    gpu = [sn.randn(5, 3, device="cuda"), sn.rand(4, device="cuda"), sn.functional.dropout(sn.ones(6, 6).cuda(), 0.5)]
+    assert all(t.device.startswith("cuda") for t in gpu)
+    for a, b in zip(cpu, gpu):
+        np.testing.assert_array_equal(a, b.numpy())
+    state = backend.get_rng_state()
+    expected = sn.randn(8, device="cuda").numpy()
+    sn.manual_seed(99)
+    sn.randn(8, device="cuda")
+    backend.set_rng_state(state)
+    np.testing.assert_array_equal(sn.randn(8, device="cuda").numpy(), expected)
+
+
 def test_rng_state_round_trip_through_a_checkpoint(tmp_path):
     sn.manual_seed(5)
     sn.randn(3)

@@ -58,7 +58,7 @@ class DataLoader:
         self.dataset, self.images, self.labels = dataset, images, labels
         self.batch_size, self.shuffle, self.drop_last, self.transform = int(batch_size), shuffle, drop_last, transform
         if seed is None:  # drawn once, from scratchnet's seeded generator: manual_seed makes it reproducible
-            seed = int(backend.generator("numpy").integers(2**63))
+            seed = int(backend.generator().integers(2**63))
         self.seed = seed
         self.rng = np.random.Generator(np.random.PCG64(seed))
         self.epoch = 0  # epochs started

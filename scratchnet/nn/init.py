@@ -2,9 +2,9 @@
 
 Every function writes into ``tensor.data`` in place (no graph is recorded, the
 Parameter object and its dtype stay) and returns the tensor. Random numbers
-come from scratchnet's seeded generator of the tensor's backend, so
-``scratchnet.manual_seed(n)`` makes initialisation reproducible; a NumPy/CuPy
-``Generator`` may be passed as ``generator`` instead.
+come from scratchnet's seeded generator (on the host, for every backend), so
+``scratchnet.manual_seed(n)`` makes initialisation reproducible and the same
+on CPU and GPU; a NumPy ``Generator`` may be passed as ``generator`` instead.
 
 Fans follow PyTorch for every layout: dim 1 is "input", dim 0 "output", and the
 remaining dims multiply both. So a Conv2d weight (out, in, kh, kw) has
@@ -76,18 +76,11 @@ def _check_tensor(tensor, fn, floating):
         raise TypeError(f"init.{fn}: needs a floating point tensor, got dtype {tensor.dtype}")
 
 
-def _generator(tensor, generator):
-    if generator is not None:
-        return generator
-    return backend.generator("numpy" if isinstance(tensor.data, np.ndarray) else "cupy")
-
-
 def _draw(tensor, generator, kind):
-    """Samples of the tensor's shape from U[0, 1) or N(0, 1), in its precision (float16 drawn as float32)."""
-    gen = _generator(tensor, generator)
-    dtype = tensor.dtype if tensor.dtype.itemsize >= 4 else np.dtype(np.float32)
-    draw = gen.random if kind == "uniform" else gen.standard_normal
-    return draw(tensor.shape, dtype=dtype)
+    """Samples of the tensor's shape and dtype on its device, from U[0, 1) or N(0, 1); ``generator``: a NumPy
+    Generator, else scratchnet's (the same stream on every backend)."""
+    dtype = tensor.dtype if tensor.dtype.itemsize >= 4 else np.dtype(np.float32)  # float16: scaled, then rounded
+    return backend.random_array(kind, tensor.shape, dtype, tensor.device, gen=generator)
 
 
 def _no_grad_uniform_(tensor, a, b, generator, fn="uniform_"):

@@ -11,7 +11,7 @@ import numbers
 import numpy as np
 
 from ..autograd import Function
-from ..backend import array_module, generator
+from ..backend import array_module, device_of, generator, to_device
 from ..tensor import Tensor
 from ._helpers import check_tensor, normalize_dims
 from .elementwise import exp, sigmoid, where
@@ -248,8 +248,8 @@ def dropout(input, p=0.5, training=True, inplace=False):
     """Inverted dropout: each element is zeroed with probability ``p`` and the kept ones scaled by
     1 / (1 - p), so the expectation is unchanged. ``training=False`` or ``p=0`` return ``input``.
 
-    The mask comes from the seeded generator of the input's backend
-    (``scratchnet.manual_seed`` makes it reproducible).
+    The mask comes from scratchnet's seeded generator, the same stream on
+    every backend (``scratchnet.manual_seed`` makes it reproducible).
     """
     _no_inplace(inplace, "dropout")
     check_tensor(input, "input", "dropout")
@@ -264,12 +264,9 @@ def dropout(input, p=0.5, training=True, inplace=False):
     if p == 1:
         mask = xp.zeros(a.shape, dtype=a.dtype)
     else:
-        gen = generator("numpy" if xp is np else "cupy")
-        draw_dtype = np.float64 if a.dtype == np.float64 else np.float32
-        if xp is np:
-            u = gen.random(a.shape, dtype=draw_dtype)
-        else:
-            with a.device:  # draw on the input's GPU
-                u = gen.random(a.shape, dtype=draw_dtype)
-        mask = xp.asarray(u >= p).astype(a.dtype) / a.dtype.type(1 - p)  # asarray: NumPy gives a scalar for 0-d
+        # drawn on the host from scratchnet's one generator (see backend.generator); on a GPU only the
+        # one-byte keep mask is copied over
+        u = generator().random(a.shape, dtype=np.float64 if a.dtype == np.float64 else np.float32)
+        keep = xp.asarray(to_device(np.asarray(u >= p), device_of(a)))  # asarray: NumPy gives a scalar for 0-d
+        mask = keep.astype(a.dtype) / a.dtype.type(1 - p)
     return Dropout(mask)(input)

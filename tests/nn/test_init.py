@@ -178,10 +178,12 @@ def test_zero_element_tensor_is_a_no_op_with_a_warning():
 
 
 @pytest.mark.gpu
-def test_init_on_gpu_uses_the_gpu_generator():
+def test_init_on_gpu_gives_the_cpu_weights():
     w = nn.Parameter(sn.zeros(64, 32, device="cuda"))
     sn.manual_seed(0)
     init.kaiming_uniform_(w, a=math.sqrt(5))
     a = w.numpy()
     assert w.device.startswith("cuda") and w.dtype == np.float32
     assert np.abs(a).max() <= 1 / math.sqrt(32) and a.std() > 0
+    sn.manual_seed(0)
+    np.testing.assert_array_equal(init.kaiming_uniform_(nn.Parameter(sn.zeros(64, 32)), a=math.sqrt(5)).numpy(), a)
