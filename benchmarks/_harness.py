@@ -81,6 +81,11 @@ def parser_for(doc, repeats=15, warmup=3, batches="64", device=True, warmup_opti
             "--device", choices=("cpu", "cuda"), default="cpu",
             help="cuda: scratchnet on the 'cupy' backend, PyTorch on 'cuda' (default cpu)",
         )  # fmt: skip
+    parser.add_argument(
+        "--malloc", choices=("retain", "system"), default="retain",
+        help="retain: sn.backend.retain_freed_memory(), as the demos run (freed blocks reused, for both libraries); "
+             "system: glibc's defaults (default retain)",
+    )  # fmt: skip
     parser.add_argument("--json", metavar="PATH", help="also write the results to PATH as JSON")
     return parser
 
@@ -106,6 +111,9 @@ class Setup:
 
     def __init__(self, args):
         self.device = getattr(args, "device", "cpu")
+        self.malloc = getattr(args, "malloc", "system")
+        if self.malloc == "retain" and not sn.backend.retain_freed_memory():
+            self.malloc = "system (retain_freed_memory needs glibc)"
         self.torch = torch
         self.note = None if torch is not None else "torch is not installed: no comparison"
         self.xp = np
@@ -154,6 +162,7 @@ class Setup:
             parts.append(f"PyTorch {torch.__version__}, torch threads {torch.get_num_threads()}")
         env = ", ".join(f"{k}={os.environ[k]}" for k in THREAD_VARIABLES if k in os.environ)
         parts.append(env or "BLAS threads: library default")
+        parts.append(f"malloc {self.malloc}")
         parts.append(f"device {self.device}")
         return "; ".join(parts)
 
@@ -170,6 +179,7 @@ class Setup:
             "torch": torch.__version__ if torch is not None else None,
             "torch_threads": torch.get_num_threads() if torch is not None else None,
             "thread_variables": {k: os.environ.get(k) for k in THREAD_VARIABLES},
+            "malloc": self.malloc,
             "device": self.device,
         }
 

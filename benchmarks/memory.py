@@ -127,6 +127,7 @@ def run_child(lib, batch, args):
     command = [sys.executable, str(Path(__file__).resolve()), "--child", lib, "--batch", str(batch)]
     command += ["--limit", str(args.limit)] if args.limit else []
     command += ["--threads", str(args.threads)] if args.threads is not None else []
+    command += ["--malloc", args.malloc]
     done = subprocess.run(command, capture_output=True, text=True, check=False)
     if done.returncode:
         sys.exit(f"memory.py: the {lib} subprocess failed (exit {done.returncode}):\n{done.stderr}")
@@ -140,7 +141,10 @@ def child_main(argv):
     parser.add_argument("--batch", type=int, required=True)
     parser.add_argument("--limit", type=int, default=0)
     parser.add_argument("--threads", type=int, default=None)
+    parser.add_argument("--malloc", choices=("retain", "system"), default="system")
     args = parser.parse_args(argv)
+    if args.malloc == "retain":
+        sn.backend.retain_freed_memory()
     child(args.child, args.batch, args.limit, args.threads)
 
 

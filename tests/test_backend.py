@@ -159,3 +159,38 @@ def test_set_rng_state_refuses_damaged_states_and_changes_nothing(damage):
 def test_set_rng_state_of_an_array_is_a_value_error():
     with pytest.raises(ValueError, match="^set_rng_state: not a state"):
         backend.set_rng_state(np.zeros(3))  # leaked NumPy's IndexError
+
+
+# --------------------------------------------------------------------------- host memory
+
+_FAULTS = """
+import platform, resource, sys
+import numpy as np
+import scratchnet as sn
+
+def faults():
+    before = resource.getrusage(resource.RUSAGE_SELF).ru_minflt
+    for _ in range(10):
+        a = np.ones(2**24, dtype=np.float32)  # 64 MiB, over glibc's largest mmap threshold
+        del a
+    return resource.getrusage(resource.RUSAGE_SELF).ru_minflt - before
+
+plain = faults()
+applied = sn.backend.retain_freed_memory()
+faults()  # the heap grows once
+print(applied, platform.libc_ver()[0], plain, faults())
+"""
+
+
+def test_retain_freed_memory_stops_the_page_faults_of_big_temporaries():
+    """In a fresh process (the setting is process-wide): a 64 MiB array made and freed 10 times faults all
+    its pages in each time with glibc's defaults, and (nearly) never once freed memory is retained."""
+    done = run_python(_FAULTS)
+    assert done.returncode == 0, done.stderr
+    applied, libc, plain, retained = done.stdout.split()
+    if libc != "glibc":
+        assert applied == "False"
+        return
+    assert applied == "True"
+    assert int(plain) > 10 * 2**24 * 4 // 2**21 // 2  # at least half the pages, even with 2 MiB huge pages
+    assert int(retained) < int(plain) // 20, (plain, retained)
