@@ -51,7 +51,7 @@ def check_args(parser, args):
     except RuntimeError as e:
         parser.error(f"--backend {args.backend}: {e}")
     sn.manual_seed(args.seed)
-    sn.backend.retain_freed_memory()  # ~1.5x faster steps: big temporaries reuse freed memory, no page faults
+    sn.backend.retain_freed_memory()  # big temporaries reuse freed memory: no page faults, ~1.3x faster conv steps
     Path(args.out).mkdir(parents=True, exist_ok=True)
 
 

@@ -168,8 +168,8 @@ def retain_freed_memory():
     (128 KiB to 32 MiB, adjusted as it goes) with a fresh ``mmap`` and unmaps
     them on free, so the next op's array of the same size faults every page in
     again, zero-filled by the kernel. A training step of the demos makes
-    megabyte-sized temporaries by the hundred: the DCGAN step took ~24,000 page
-    faults and ~290 ms on 2 cores, and ~30 faults and ~190 ms with this.
+    megabyte-sized temporaries by the hundred: the DCGAN step took ~19,500 page
+    faults and 196-249 ms on 2 cores, and ~1 fault and 138-185 ms with this.
 
     Process-wide (it changes malloc for every library in the process), so it
     is opt-in: the demos and benchmarks call it. Freed memory stays with the
