@@ -69,19 +69,28 @@ def _im2col(x, kernel, out_hw, geo):
     return xp.ascontiguousarray(view).reshape(c * kh * kw, n * ho * wo)
 
 
-def _col2im(cols, out_shape, kernel, in_hw, geo, output_padding=(0, 0)):
-    """Adjoint of _im2col: cols (kh, kw, C, N, H, W) added into an (N, C, Hout, Wout) image.
+def _col2im(cols, out_shape, kernel, in_hw, geo, batch_last):
+    """Adjoint of _im2col: cols (kh, kw, C, N, H, W), or (kh, kw, C, H, W, N) with ``batch_last``,
+    added into an (N, C, Hout, Wout) image.
 
-    Kernel offsets lead, so each offset's block ``cols[i, j]`` is contiguous.
+    Kernel offsets lead, so each offset's block ``cols[i, j]`` is contiguous. Each block is added
+    into a strided slice (every s-th row and column), and NumPy's cost there is per contiguous run,
+    so with ``batch_last`` the blocks are (C, H, W, N) and the runs are N long instead of W (7 or 14
+    in the demos, N = 64): the DCGAN's 4x4 stride-2 col2im takes ~4 ms instead of ~7.
     """
     xp = array_module(cols)
-    kh, kw, c, n, h, w = cols.shape
     (sh, sw), (ph, pw), (dh, dw) = geo
-    hout, wout = out_shape
-    full = xp.zeros((c, n, hout + 2 * ph, wout + 2 * pw), dtype=cols.dtype)
+    (kh, kw), (h, w), (hout, wout) = kernel, in_hw, out_shape
+    c, n = cols.shape[2], (cols.shape[5] if batch_last else cols.shape[3])
+    hw = (hout + 2 * ph, wout + 2 * pw)
+    full = xp.zeros((c, *hw, n) if batch_last else (c, n, *hw), dtype=cols.dtype)
+    rows = (slice(None),) * (1 if batch_last else 2)  # the axes before H and W: C, or C and N
     for i in range(kh):
         for j in range(kw):
-            full[:, :, i * dh : i * dh + sh * (h - 1) + 1 : sh, j * dw : j * dw + sw * (w - 1) + 1 : sw] += cols[i, j]
+            at = (*rows, slice(i * dh, i * dh + sh * (h - 1) + 1, sh), slice(j * dw, j * dw + sw * (w - 1) + 1, sw))
+            full[at] += cols[i, j]
+    if batch_last:
+        return xp.ascontiguousarray(full[:, ph : ph + hout, pw : pw + wout].transpose(3, 0, 1, 2))
     return xp.ascontiguousarray(full[:, :, ph : ph + hout, pw : pw + wout].transpose(1, 0, 2, 3))
 
 
@@ -146,10 +155,12 @@ class ConvTranspose2d(Function):
         oph, opw = self.output_padding
         hout = (h - 1) * sh - 2 * ph + dh * (kh - 1) + oph + 1
         wout = (wd - 1) * sw - 2 * pw + dw * (kw - 1) + opw + 1
-        zm = z.transpose(1, 0, 2, 3).reshape(i_ch, n * h * wd)
+        batch_last = n > wd  # the longer contiguous run for _col2im's strided adds
+        zm = z.transpose(1, 2, 3, 0) if batch_last else z.transpose(1, 0, 2, 3)  # columns (H, W, N) or (N, H, W)
+        zm = zm.reshape(i_ch, n * h * wd)
         wm = w.transpose(0, 2, 3, 1).reshape(i_ch, kh * kw * o)  # rows of cols ordered (kh, kw, O)
-        cols = wm.T @ zm  # (kh*kw*O, N*H*W): the one GEMM
-        return _col2im(cols.reshape(kh, kw, o, n, h, wd), (hout, wout), (kh, kw), (h, wd), self.geo)
+        cols = (wm.T @ zm).reshape(kh, kw, o, *((h, wd, n) if batch_last else (n, h, wd)))  # the one GEMM
+        return _col2im(cols, (hout, wout), (kh, kw), (h, wd), self.geo, batch_last)
 
     def backward(self, gy):
         z, w = self.inputs

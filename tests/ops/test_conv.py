@@ -80,6 +80,17 @@ def test_conv_transpose2d_is_the_adjoint_of_conv2d(g, seed, data):
     )
 
 
+def test_conv_transpose2d_batch_last_layout_gives_the_same_numbers():
+    """col2im runs batch-last when the batch is longer than a row (N > W), else batch-first: a batch of 5
+    rows 2 wide takes the first, each sample alone the second; they agree, and the gradients are exact."""
+    z, w = normal(0, (5, 3, 4, 2)), normal(1, (3, 2, 3, 3))
+    kw = dict(stride=(2, 3), padding=(1, 0), output_padding=(1, 2), dilation=(1, 2))
+    batched = F.conv_transpose2d(sn.tensor(z), sn.tensor(w), **kw).numpy()
+    alone = np.concatenate([F.conv_transpose2d(sn.tensor(z[i : i + 1]), sn.tensor(w), **kw).numpy() for i in range(5)])
+    np.testing.assert_allclose(batched, alone, rtol=1e-13, atol=1e-13)
+    check(lambda a, k: F.conv_transpose2d(a, k, **kw), z, w)
+
+
 def test_padding_valid_and_same():
     x = normal(0, (1, 2, 5, 6))
     for k in [(3, 3), (2, 4), (1, 1)]:
