@@ -52,7 +52,7 @@ def parse_args(argv=None):
                         help="CNN checkpoint from demos/cnn.py for the metrics (default: runs/cnn/checkpoint.npz "
                              "if it was trained on --data, else one is trained into OUT/classifier)")
     args = parser.parse_args(argv)
-    if args.epochs is None:  # DCGAN: ~9 minutes of training on 2 CPU cores; MLP GAN: ~4 minutes
+    if args.epochs is None:  # DCGAN: ~7 minutes of training on 2 CPU cores; MLP GAN: ~4 minutes
         args.epochs = {"dcgan": 25, "mlp": 60}[args.arch]
     check_args(parser, args)
     if args.latent < 1:
