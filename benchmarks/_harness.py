@@ -86,6 +86,12 @@ def parser_for(doc, repeats=15, warmup=3, batches="64", device=True, warmup_opti
         help="retain: sn.backend.retain_freed_memory(), as the demos run (freed blocks reused, for both libraries); "
              "system: glibc's defaults (default retain)",
     )  # fmt: skip
+    if warmup_option:  # the scripts that time turn by turn
+        parser.add_argument(
+            "--settle", type=float, default=0.25, metavar="SECONDS",
+            help="before each timed call: sleep this long, then one untimed call, so the other library's "
+                 "spinning threads are asleep (0: back to back; default 0.25)",
+        )  # fmt: skip
     parser.add_argument("--json", metavar="PATH", help="also write the results to PATH as JSON")
     return parser
 
@@ -95,6 +101,8 @@ def check_counts(parser, args):
         parser.error(f"--repeats must be at least 1, got {args.repeats}")
     if getattr(args, "warmup", 0) < 0:
         parser.error(f"--warmup must be at least 0, got {args.warmup}")
+    if getattr(args, "settle", 0) < 0:
+        parser.error(f"--settle must be at least 0, got {args.settle}")
     if args.threads is not None and args.threads < 1:
         parser.error(f"--threads must be at least 1, got {args.threads}")
 
@@ -211,10 +219,15 @@ def time_ms(fn, sync):
     return (time.perf_counter() - start) * 1e3
 
 
-def alternate(cases, repeats, warmup, syncs):
+def alternate(cases, repeats, warmup, syncs, settle=0.0):
     """Time ``cases`` ({name: fn}) taking turns: ``warmup`` untimed calls each, then ``repeats``
     rounds, the order reversed every other round. ``syncs``: {name: sync function}.
-    Returns {name: median ms}."""
+
+    ``settle`` > 0: before each timed call, sleep that many seconds and make one untimed call.
+    Both libraries' worker threads spin for a while after their last call (OpenBLAS up to ~0.1 s,
+    PyTorch's OpenMP shorter); on a 2-core machine the spinning threads of one library would
+    run during the other's timed call. The pause lets them fall asleep, the untimed call wakes
+    the next library's own threads. Returns {name: median ms}."""
     names = list(cases)
     for _ in range(warmup):
         for name in names:
@@ -222,6 +235,9 @@ def alternate(cases, repeats, warmup, syncs):
     times = {name: [] for name in names}
     for r in range(repeats):
         for name in names if r % 2 == 0 else reversed(names):
+            if settle > 0:
+                time.sleep(settle)
+                time_ms(cases[name], syncs[name])
             times[name].append(time_ms(cases[name], syncs[name]))
     return {name: statistics.median(values) for name, values in times.items()}
 

@@ -126,7 +126,7 @@ def main(argv=None):
     for batch in args.batches:
         for layer in LAYERS:
             cases, shape, gflop, (o, kk, m) = make_cases(setup, layer, batch)
-            medians = alternate(cases, args.repeats, args.warmup, syncs)
+            medians = alternate(cases, args.repeats, args.warmup, syncs, args.settle)
             ours, theirs, gemm = medians[SCRATCHNET], medians.get(TORCH), medians[GEMM]
             table.row(layer[0], shape, batch, gflop, ours, theirs, gemm, ratio(ours, gemm), ratio(ours, theirs))
             results.append(

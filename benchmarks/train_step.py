@@ -343,7 +343,7 @@ def main(argv=None):
         for batch in args.batches:
             setup.seed(0)
             workload = WORKLOADS[name](setup, batch)
-            medians = alternate(workload.steps, args.repeats, args.warmup, syncs)
+            medians = alternate(workload.steps, args.repeats, args.warmup, syncs, args.settle)
             ours, theirs = medians[SCRATCHNET], medians.get(TORCH)
             table.row(name, batch, ours, theirs, ratio(ours, theirs))
             row = {"workload": name, "batch": batch, "scratchnet_ms": ours, "torch_ms": theirs}
