@@ -77,8 +77,9 @@ def _check_tensor(tensor, fn, floating):
 
 
 def _draw(tensor, generator, kind):
-    """Samples of the tensor's shape and dtype on its device, from U[0, 1) or N(0, 1); ``generator``: a NumPy
-    Generator, else scratchnet's (the same stream on every backend)."""
+    """Samples of the tensor's shape on its device, from U[0, 1) or N(0, 1), in its precision (float16 in
+    float32, rounded when written); ``generator``: a NumPy Generator, else scratchnet's (one stream for every
+    backend)."""
     dtype = tensor.dtype if tensor.dtype.itemsize >= 4 else np.dtype(np.float32)  # float16: scaled, then rounded
     return backend.random_array(kind, tensor.shape, dtype, tensor.device, gen=generator)
 
