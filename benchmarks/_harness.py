@@ -170,6 +170,10 @@ class Setup:
             parts.append(f"PyTorch {torch.__version__}, torch threads {torch.get_num_threads()}")
         env = ", ".join(f"{k}={os.environ[k]}" for k in THREAD_VARIABLES if k in os.environ)
         parts.append(env or "BLAS threads: library default")
+        core = openblas_core()
+        if core is not None:
+            forced = os.environ.get("OPENBLAS_CORETYPE")
+            parts.append(f"OpenBLAS kernels {core}" + (f" (OPENBLAS_CORETYPE={forced})" if forced else " (detected)"))
         parts.append(f"malloc {self.malloc}")
         parts.append(f"device {self.device}")
         return "; ".join(parts)
@@ -183,6 +187,8 @@ class Setup:
             "cpu_count": os.cpu_count(),
             "python": platform.python_version(),
             "numpy": np.__version__,
+            "openblas_kernels": openblas_core(),
+            "openblas_coretype_variable": os.environ.get("OPENBLAS_CORETYPE"),
             "scratchnet": sn.__version__,
             "torch": torch.__version__ if torch is not None else None,
             "torch_threads": torch.get_num_threads() if torch is not None else None,
@@ -287,3 +293,29 @@ def write_json(path, script, args, setup, results):
         json.dump(payload, f, indent=2)
         f.write("\n")
     print(f"wrote {path}")
+
+
+def openblas_core():
+    """The kernels NumPy's OpenBLAS chose when it loaded ('SkylakeX', 'Haswell', ...), or None (not
+    OpenBLAS, or not found). OpenBLAS picks them from the CPU unless OPENBLAS_CORETYPE names them:
+    on the AVX-512 machine of BENCHMARKS.md the AVX2 'Haswell' kernels run the GEMMs at about half
+    the speed of the 'SkylakeX' ones."""
+    import ctypes
+
+    try:
+        with open("/proc/self/maps") as f:
+            paths = sorted({line.split()[-1] for line in f if "openblas" in line.lower() and ".so" in line})
+    except OSError:
+        return None
+    for path in paths:
+        try:
+            lib = ctypes.CDLL(path)
+        except OSError:
+            continue
+        for symbol in ("scipy_openblas_get_corename64_", "scipy_openblas_get_corename", "openblas_get_corename64_",
+                       "openblas_get_corename"):
+            fn = getattr(lib, symbol, None)
+            if fn is not None:
+                fn.restype = ctypes.c_char_p
+                return fn().decode()
+    return None

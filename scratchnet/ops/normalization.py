@@ -8,16 +8,22 @@ running statistics are used. Then ``y = x_hat * weight + bias``.
 
 The normalisation with batch statistics is one ``Function`` (its backward is
 the classic closed form, written with differentiable ops); the affine part
-and the evaluation mode are plain compositions of existing ops.
+and the evaluation mode are plain compositions of existing ops. Training with
+both weight and bias (every BatchNorm layer) runs as ``BatchNorm``, one op for
+normalisation and affine part together, because that is fewer passes over the
+activations.
 """
 
 import numbers
 
+import numpy as np
+
 from ..autograd import Function, is_grad_enabled
 from ..backend import array_module
 from ..tensor import Tensor
-from ._helpers import check_tensor
+from ._helpers import check_tensor, float_sum
 from .reduction import mean, var
+from .reduction import sum as sum_over
 from .shape import reshape
 
 
@@ -42,9 +48,10 @@ class BatchNormalize(Function):
 
     def forward(self, a):
         xp = array_module(a)
-        self.batch_mean = a.mean(axis=self.axes, keepdims=True)
+        count = a.dtype.type(a.size // a.shape[1])
+        self.batch_mean = float_sum(a, self.axes, keepdims=True) / count
         centered = a - self.batch_mean
-        self.batch_var = (centered * centered).mean(axis=self.axes, keepdims=True)
+        self.batch_var = float_sum(centered * centered, self.axes, keepdims=True) / count
         self.inv_std = (1 / xp.sqrt(self.batch_var + self.eps)).astype(a.dtype, copy=False)
         return centered * self.inv_std
 
@@ -57,6 +64,88 @@ class BatchNormalize(Function):
         g_mean = mean(gy, self.axes, keepdim=True)
         proj = mean(gy * x_hat, self.axes, keepdim=True)
         return (gy - g_mean - x_hat * proj) * inv_std
+
+
+class BatchNorm(Function):
+    """Training-mode batch norm and its affine part as one op, for inputs (x, weight, bias):
+
+        y = (x - mean) * s + bias,   s = weight / sqrt(var + eps)   (per channel; mean, biased var over ``axes``)
+        dbias = sum(dy),   dweight = sum(dy * x_hat),   x_hat = (x - mean) / sqrt(var + eps)
+        dx = s * (dy - mean(dy) - x_hat * mean(dy * x_hat))
+
+    The same numbers as ``BatchNormalize`` followed by ``* weight + bias``, in fewer passes over the
+    activations: that composition makes ~7 output-sized arrays forward and ~11 backward, this 4 and 6
+    (a conv layer's activations are megabytes: the passes, not the arithmetic, are the cost). The
+    backward saves (x - mean), not x_hat, and works on arrays; under ``create_graph`` it is built from
+    ``BatchNormalize`` and differentiable ops instead, so second derivatives see every dependence.
+    """
+
+    __slots__ = ("axes", "eps", "batch_mean", "batch_var", "inv_std", "centered", "scale")
+    saved = ("inv_std", "centered", "scale")
+    name = "batch_norm"
+
+    def __init__(self, axes, eps):
+        self.axes = axes
+        self.eps = eps
+
+    def forward(self, x, weight, bias):
+        xp = array_module(x)
+        count = x.dtype.type(x.size // x.shape[1])
+        stat_shape = tuple(n if i == 1 else 1 for i, n in enumerate(x.shape))
+        self.batch_mean = float_sum(x, self.axes, keepdims=True) / count
+        centered = self.centered = x - _spread(self.batch_mean, x)
+        self.batch_var = float_sum(centered * centered, self.axes, keepdims=True) / count
+        self.inv_std = (1 / xp.sqrt(self.batch_var + self.eps)).astype(x.dtype, copy=False)
+        self.scale = weight.reshape(stat_shape) * self.inv_std
+        y = centered * _spread(self.scale, x)
+        y += _spread(bias.reshape(stat_shape), x)
+        return y
+
+    def backward(self, gy):
+        x, weight, bias = self.inputs
+        stat_shape = tuple(n if i == 1 else 1 for i, n in enumerate(x.shape))
+        if is_grad_enabled():  # create_graph: the composition, differentiable in x, weight and gy
+            normalize = BatchNormalize(self.axes, self.eps)
+            x_hat = normalize(x)
+            gx = normalize.backward(gy * reshape(weight, stat_shape)) if self.needs[0] else None
+            gw = sum_over(gy * x_hat, self.axes) if self.needs[1] else None
+            gb = sum_over(gy, self.axes) if self.needs[2] else None
+            return gx, gw, gb
+        g = gy.data
+        count = g.dtype.type(g.size // g.shape[1])
+        g_sum = float_sum(g, self.axes, keepdims=True)
+        g_dot = float_sum(g * self.centered, self.axes, keepdims=True)  # sum(dy * (x - mean))
+        gx = gw = gb = None
+        if self.needs[0]:
+            gx = g * _spread(self.scale, g)
+            gx -= self.centered * _spread(self.scale * self.inv_std * self.inv_std * g_dot / count, g)
+            gx -= _spread(self.scale * g_sum / count, g)
+            gx = Tensor(gx)
+        if self.needs[1]:
+            gw = Tensor((g_dot * self.inv_std).reshape(weight.shape).astype(weight.dtype, copy=False))
+        if self.needs[2]:
+            gb = Tensor(g_sum.reshape(bias.shape).astype(bias.dtype, copy=False))
+        return gx, gw, gb
+
+
+def _spread(v, like):
+    """A per-channel (1, C, 1, ...) NumPy array repeated over the spatial dims of ``like`` (N, C, H, W),
+    as an operand for ``like``-sized arithmetic. NumPy's loop then runs over a contiguous operand
+    instead of one that repeats each value H*W times, ~1.7x faster: (64, 32, 28, 28) minus a channel
+    vector 0.18 ms spread, 0.31 ms not. The copy is one sample's size. (CuPy's kernels need no help.)"""
+    if not isinstance(v, np.ndarray) or like.ndim < 3 or like.shape[0] == 1:
+        return v
+    return np.broadcast_to(v, (1,) + like.shape[1:]).copy()
+
+
+def _affine(x_hat, weight, bias, stat_shape):
+    """x_hat * weight + bias, per channel, either of them optional."""
+    y = x_hat
+    if weight is not None:
+        y = y * reshape(weight, stat_shape)
+    if bias is not None:
+        y = y + reshape(bias, stat_shape)
+    return y
 
 
 def _shape(t):
@@ -110,8 +199,12 @@ def batch_norm(input, running_mean, running_var, weight=None, bias=None, trainin
                 f"batch_norm: expected more than 1 value per channel when training, got input of shape "
                 f"{tuple(input.shape)}"
             )
-        normalize = BatchNormalize(axes, eps)
-        x_hat = normalize(input)
+        if weight is not None and bias is not None:
+            normalize = BatchNorm(axes, eps)
+            y = normalize(input, weight, bias)
+        else:
+            normalize = BatchNormalize(axes, eps)
+            y = _affine(normalize(input), weight, bias, stat_shape)
         if training and running_mean is not None:
             m = float(momentum)
             batch_mean = normalize.batch_mean.reshape(-1)
@@ -124,10 +217,5 @@ def batch_norm(input, running_mean, running_var, weight=None, bias=None, trainin
         xp = array_module(a)
         mu = running_mean.data.astype(a.dtype, copy=False).reshape(stat_shape)
         inv_std = 1 / xp.sqrt(running_var.data.astype(a.dtype, copy=False).reshape(stat_shape) + eps)
-        x_hat = (input - Tensor(mu)) * Tensor(inv_std.astype(a.dtype, copy=False))
-    y = x_hat
-    if weight is not None:
-        y = y * reshape(weight, stat_shape)
-    if bias is not None:
-        y = y + reshape(bias, stat_shape)
+        y = _affine((input - Tensor(mu)) * Tensor(inv_std.astype(a.dtype, copy=False)), weight, bias, stat_shape)
     return y

@@ -12,7 +12,7 @@ import numpy as np
 from ..autograd import Function
 from ..backend import array_module
 from ..tensor import Tensor
-from ._helpers import check_tensor, keepdim_shape, normalize_dim, normalize_dims
+from ._helpers import check_tensor, float_sum, keepdim_shape, normalize_dim, normalize_dims
 from .elementwise import exp, float_input, maximum, minimum
 from .shape import broadcast_to, reshape
 
@@ -30,7 +30,9 @@ class _Reduction(Function):
         return broadcast_to(reshape(gy, keepdim_shape(shape, self.axes)), shape)
 
     def _count(self):
-        shape = self.inputs[0].shape
+        return self._count_of(self.inputs[0].shape)
+
+    def _count_of(self, shape):
         n = 1
         for a in self.axes:
             n *= shape[a]
@@ -43,7 +45,7 @@ class Sum(_Reduction):
     def forward(self, a):
         if a.dtype.kind in "biu":  # NumPy would give uint64 for unsigned input
             return a.sum(axis=self.axes, keepdims=self.keepdims, dtype=np.int64)
-        return a.sum(axis=self.axes, keepdims=self.keepdims)
+        return float_sum(a, self.axes, self.keepdims)
 
     def backward(self, gy):
         return self._expand(gy)
@@ -53,6 +55,8 @@ class Mean(_Reduction):
     """y = sum(x) / n;  dx = dy / n broadcast back."""
 
     def forward(self, a):
+        if a.dtype in (np.float32, np.float64):
+            return float_sum(a, self.axes, self.keepdims) / a.dtype.type(self._count_of(a.shape))
         return a.mean(axis=self.axes, keepdims=self.keepdims)
 
     def backward(self, gy):

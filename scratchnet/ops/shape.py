@@ -10,7 +10,7 @@ import numpy as np
 from ..autograd import Function
 from ..backend import array_module, device_of, to_device
 from ..tensor import Tensor
-from ._helpers import check_tensor, normalize_dim, shape_arg
+from ._helpers import check_tensor, float_sum, normalize_dim, shape_arg
 
 
 # --------------------------------------------------------------------------- reshape and permute
@@ -154,7 +154,7 @@ class SumTo(Function):
     def forward(self, a):
         lead = a.ndim - len(self.shape)
         axes = tuple(range(lead)) + tuple(lead + i for i, n in enumerate(self.shape) if n == 1 and a.shape[lead + i] != 1)
-        y = a.sum(axis=axes, keepdims=True)
+        y = float_sum(a, axes, keepdims=True)
         return y.reshape(self.shape) if lead else y
 
     def backward(self, gy):

@@ -228,3 +228,27 @@ def test_batch_norm_arguments_must_be_tensors():
         F.batch_norm(sn.ones(2, 3), np.zeros(3), sn.ones(3))
     with pytest.raises(TypeError, match="^batch_norm: eps must be a number"):
         F.batch_norm(sn.ones(2, 3), None, None, training=True, eps="a")
+
+
+@pytest.mark.parametrize("needs", [(True, False, False), (False, True, True), (False, True, False), (True, True, True)])
+def test_gradients_of_only_some_inputs_match_the_composition(needs):
+    """The fused training op returns gradients for exactly the inputs that need them, equal to those of
+    normalisation followed by ``* weight + bias`` written out (a GAN's G step freezes D's weights)."""
+    shape = (4, 3, 5, 2)
+    x, w, b = normal(0, shape, 2.0) + 1.0, uniform(1, (3,), 0.5, 2.0), normal(2, (3,))
+    tensors = [sn.tensor(v, requires_grad=r) for v, r in zip((x, w, b), needs)]
+    g = sn.tensor(normal(3, shape))
+    y = F.batch_norm(*tensors[:1], None, None, *tensors[1:], training=True)
+    wanted = [t for t in tensors if t.requires_grad]
+    grads = sn.grad((y * g).sum(), wanted)
+    # the composition, in float64 with NumPy
+    axes = stats_axes(shape)
+    x_hat = (x - x.mean(axis=axes, keepdims=True)) / np.sqrt(x.var(axis=axes, keepdims=True) + 1e-5)
+    gy = g.numpy()
+    g_hat = gy * channel_view(w, shape)
+    gx = (g_hat - g_hat.mean(axis=axes, keepdims=True)
+          - x_hat * (g_hat * x_hat).mean(axis=axes, keepdims=True)) / np.sqrt(x.var(axis=axes, keepdims=True) + 1e-5)
+    expected = [e for e, r in zip((gx, (gy * x_hat).sum(axis=axes), gy.sum(axis=axes)), needs) if r]
+    assert len(grads) == len(expected)
+    for got, want in zip(grads, expected):
+        np.testing.assert_allclose(got.numpy(), want, rtol=1e-10, atol=1e-12)
