@@ -7,7 +7,7 @@ differentiable ops, so it can be differentiated again.
 
 import numpy as np
 
-from ..autograd import Function
+from ..autograd import Function, is_grad_enabled
 from ..backend import array_module
 from ..tensor import Tensor
 from ._helpers import check_tensor, constant, pair
@@ -380,7 +380,11 @@ class ReLU(Function):
         return array_module(a).maximum(a, 0)
 
     def backward(self, gy):
-        return gy * _mask(~(self.inputs[0].data <= 0), gy)
+        keep = ~(self.inputs[0].data <= 0)  # x > 0 or NaN
+        if is_grad_enabled():  # create_graph: dy times a constant 0/1, recorded
+            return gy * _mask(keep, gy)
+        # a float times a bool keeps the float's dtype: no 0/1 float array is made
+        return Tensor(array_module(keep).asarray(gy.data * keep))
 
 
 def tanh(input):
