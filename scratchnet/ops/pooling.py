@@ -121,17 +121,24 @@ def _argmax_masks(x, y, win):
     """One boolean mask per kernel offset: where that offset holds its window's first maximum."""
     xp = array_module(x)
     x_pad = _pad(x, win, _lowest(x))
-    nan = xp.isnan(y)
-    has_nan = bool(nan.any())
-    found = xp.zeros(y.shape, dtype=bool)
+    nan = xp.isnan(y) if x.dtype.kind == "f" else None
+    has_nan = nan is not None and bool(nan.any())
+    offsets = list(_offsets(win))
+    found = None
     masks = []
-    for _, sl in _offsets(win):
+    for k, sl in offsets:
+        if k == len(offsets) - 1 and found is not None and not has_nan:
+            masks.append(~found)  # every window holds its maximum somewhere: where no earlier offset did, here
+            break
         v = x_pad[sl]
         hit = v == y
         if has_nan:  # a NaN window's gradient goes to its first NaN
             hit |= nan & xp.isnan(v)
-        hit &= ~found
-        found |= hit
+        if found is None:
+            found = hit.copy()
+        else:
+            hit &= ~found
+            found |= hit
         masks.append(hit)
     return masks
 

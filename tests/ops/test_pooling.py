@@ -139,3 +139,20 @@ def test_pooling_matches_pytorch(g, seed, count_include_pad):
         (hs,) = sn.grad((gs * gs).sum(), xs)
         (ht,) = torch.autograd.grad((gt * gt).sum(), xt)
         np.testing.assert_allclose(hs.numpy(), ht.numpy(), rtol=1e-10, atol=1e-12)
+
+
+def test_max_pool_ties_send_the_gradient_to_the_first_maximum_only():
+    """In each 2x2 window the gradient goes to the first (row-major) element holding the maximum, as in
+    PyTorch; windows whose maximum is only at the last offset get it there."""
+    x = np.array([[0.0, 0.0, 1.0, 5.0],
+                  [0.0, 0.0, 5.0, 5.0],
+                  [2.0, 7.0, 3.0, 1.0],
+                  [7.0, 7.0, 2.0, 9.0]])[None, None]
+    t = sn.tensor(x, requires_grad=True)
+    y = F.max_pool2d(t, 2)
+    np.testing.assert_array_equal(y.numpy()[0, 0], [[0.0, 5.0], [7.0, 9.0]])
+    (y * sn.tensor(np.array([[1.0, 2.0], [3.0, 4.0]])[None, None])).sum().backward()
+    np.testing.assert_array_equal(t.grad.numpy()[0, 0], [[1.0, 0.0, 0.0, 2.0],
+                                                         [0.0, 0.0, 0.0, 0.0],
+                                                         [0.0, 3.0, 0.0, 0.0],
+                                                         [0.0, 0.0, 0.0, 4.0]])
