@@ -103,8 +103,8 @@ class BatchNorm(Function):
 
     def backward(self, gy):
         x, weight, bias = self.inputs
-        stat_shape = tuple(n if i == 1 else 1 for i, n in enumerate(x.shape))
         if is_grad_enabled():  # create_graph: the composition, differentiable in x, weight and gy
+            stat_shape = tuple(n if i == 1 else 1 for i, n in enumerate(x.shape))
             normalize = BatchNormalize(self.axes, self.eps)
             x_hat = normalize(x)
             gx = normalize.backward(gy * reshape(weight, stat_shape)) if self.needs[0] else None
