@@ -1,5 +1,6 @@
 """Small helpers shared by the op families: argument checks, constants, dims, broadcasting."""
 
+import math
 import operator
 
 import numpy as np
@@ -109,25 +110,51 @@ def check_tensor(x, what, op):
 _LETTERS = "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ"
 
 
-def float_sum(a, axes, keepdims=False):
-    """``a.sum(axis=axes, keepdims=keepdims)``, by ``einsum`` where that runs the faster loop.
+def is_channels_last(a):
+    """True for a 4-D (N, C, H, W) array whose memory is (N, H, W, C) and not also C order: what the
+    conv ops return (see ``ops/conv.py``)."""
+    return a.ndim == 4 and not a.flags.c_contiguous and a.transpose(0, 2, 3, 1).flags.c_contiguous
 
-    NumPy's ``sum`` over several axes, or over the last axis of a 4-D array, runs its inner loop over
-    short rows; ``einsum`` streams the array once. For the per-channel sums of a batch norm over
-    (N, H, W) of a (64, 32, 28, 28) float32 array: 0.07 ms against 0.23, and as accurate (both add
-    float32 in partial sums: ~3e-7 relative error against float64 over 1.6M elements). ``sum`` stays
-    faster when the innermost axis is kept (sums over the batch of an (N, F) matrix), and is used
-    there, for other dtypes (float16 would accumulate in float16) and on CuPy.
+
+def to_channels_last(a):
+    """a (N, C, H, W) with (N, H, W, C) memory: itself when it has that already, else one copy."""
+    return array_module(a).ascontiguousarray(a.transpose(0, 2, 3, 1)).transpose(0, 3, 1, 2)
+
+
+def _memory_order(a):
+    """The axes of ``a`` from outermost to innermost in memory, for the two layouts the ops make:
+    C order, and channels-last (N, C, H, W) arrays; None for any other."""
+    if a.flags.c_contiguous:
+        return tuple(range(a.ndim))
+    if is_channels_last(a):
+        return (0, 2, 3, 1)
+    return None
+
+
+def float_sum(a, axes, keepdims=False):
+    """``a.sum(axis=axes, keepdims=keepdims)``, by a BLAS product or ``einsum`` where those run faster.
+
+    NumPy's ``sum`` over the outer axes of an array (a batch of an (N, F) matrix, or (N, H, W) of a
+    channels-last image batch) adds row after row: as a product ``ones(R) @ (R, K)`` OpenBLAS does it
+    3-6x faster and more accurately (float32 over (12544, 64): 0.05 ms against 0.17, relative error
+    1.5e-6 against 3.6e-6). Over several axes that include the innermost (per-channel sums of a
+    C-order (N, C, H, W) array) ``sum`` runs its inner loop over short rows and ``einsum`` streams the
+    array once: 0.07 ms against 0.23 for (64, 32, 28, 28), as accurate. ``sum`` is used otherwise, for
+    other dtypes (float16 would accumulate in float16) and on CuPy.
     """
-    axes = tuple(axes)
-    if (
-        not isinstance(a, np.ndarray)
-        or a.dtype not in (np.float32, np.float64)
-        or a.ndim < 2
-        or a.ndim - 1 not in axes
-        or not a.flags.c_contiguous
-    ):
+    axes = tuple(sorted(axes))
+    if not isinstance(a, np.ndarray) or a.dtype not in (np.float32, np.float64) or a.ndim < 2 or not axes:
         return a.sum(axis=axes, keepdims=keepdims)
-    letters = _LETTERS[: a.ndim]
-    y = np.einsum(f"{letters}->{''.join(c for i, c in enumerate(letters) if i not in axes)}", a)
+    order = _memory_order(a)
+    if order is not None and len(axes) < a.ndim and set(order[: len(axes)]) == set(axes):
+        kept = order[len(axes) :]
+        rows = a.transpose(order).reshape(math.prod(a.shape[k] for k in axes), math.prod(a.shape[k] for k in kept))
+        y = (np.ones(rows.shape[0], dtype=a.dtype) @ rows).reshape([a.shape[k] for k in kept])
+        if list(kept) != sorted(kept):
+            y = y.transpose(sorted(range(len(kept)), key=lambda i: kept[i]))
+    elif order == tuple(range(a.ndim)) and a.ndim - 1 in axes:
+        letters = _LETTERS[: a.ndim]
+        y = np.einsum(f"{letters}->{''.join(c for i, c in enumerate(letters) if i not in axes)}", a)
+    else:
+        return a.sum(axis=axes, keepdims=keepdims)
     return y.reshape(keepdim_shape(a.shape, axes)) if keepdims else y

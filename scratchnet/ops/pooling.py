@@ -17,6 +17,7 @@ from collections import namedtuple
 from ..autograd import Function
 from ..backend import array_module
 from ..tensor import Tensor
+from ._helpers import is_channels_last
 from .conv import _pair
 
 Window = namedtuple("Window", "kernel stride padding dilation in_hw out_hw extra")
@@ -47,8 +48,10 @@ def _pad(x, win, value):
     (ph, pw), (eh, ew) = win.padding, win.extra
     if not (ph or pw or eh or ew):
         return x
-    xp = array_module(x)
-    return xp.pad(x, ((0, 0), (0, 0), (ph, ph + eh), (pw, pw + ew)), constant_values=value)
+    h, w = x.shape[2:]
+    out = array_module(x).full_like(x, value, shape=(*x.shape[:2], h + 2 * ph + eh, w + 2 * pw + ew))  # x's memory order
+    out[:, :, ph : ph + h, pw : pw + w] = x
+    return out
 
 
 def _crop(x_pad, win):
@@ -78,11 +81,15 @@ def _scatter(g, win, weight):
     (ph, pw), (eh, ew), (h, w) = win.padding, win.extra, win.in_hw
     if _tiles(win):  # each input element is in exactly one window: write, don't add
         (kh, kw), (ho, wo) = win.kernel, win.out_hw
-        out = xp.empty(g.shape[:2] + (ho, kh, wo, kw), dtype=g.dtype)
+        n, c = g.shape[:2]
+        if is_channels_last(g):  # (N, Ho, kh, Wo, kw, C) memory, seen as (N, C, Ho, kh, Wo, kw): the result stays channels-last
+            out = xp.empty((n, ho, kh, wo, kw, c), dtype=g.dtype).transpose(0, 5, 1, 2, 3, 4)
+        else:
+            out = xp.empty((n, c, ho, kh, wo, kw), dtype=g.dtype)
         for k, _ in _offsets(win):
             xp.multiply(g, weight(k), out=out[:, :, :, k // kw, :, k % kw])
         return out.reshape(g.shape[:2] + (h, w))
-    x_pad = xp.zeros(g.shape[:2] + (h + 2 * ph + eh, w + 2 * pw + ew), dtype=g.dtype)
+    x_pad = xp.zeros_like(g, shape=g.shape[:2] + (h + 2 * ph + eh, w + 2 * pw + ew))  # g's memory order
     for k, sl in _offsets(win):
         x_pad[sl] += weight(k) * g
     return _crop(x_pad, win)
@@ -108,9 +115,12 @@ class MaxPool2d(Function):
     def forward(self, x):
         xp = array_module(x)
         x_pad = _pad(x, self.win, _lowest(x))
-        y = None
-        for _, sl in _offsets(self.win):
-            y = x_pad[sl].copy() if y is None else xp.maximum(y, x_pad[sl], out=y)
+        slices = [sl for _, sl in _offsets(self.win)]
+        if len(slices) == 1:
+            return x_pad[slices[0]].copy(order="K")
+        y = xp.maximum(x_pad[slices[0]], x_pad[slices[1]])  # a new array in x's memory order
+        for sl in slices[2:]:
+            xp.maximum(y, x_pad[sl], out=y)
         return y
 
     def backward(self, gy):
@@ -135,7 +145,7 @@ def _argmax_masks(x, y, win):
         if has_nan:  # a NaN window's gradient goes to its first NaN
             hit |= nan & xp.isnan(v)
         if found is None:
-            found = hit.copy()
+            found = hit.copy(order="K")
         else:
             hit &= ~found
             found |= hit

@@ -10,25 +10,36 @@ import numpy as np
 from ..autograd import Function
 from ..backend import array_module, device_of, to_device
 from ..tensor import Tensor
-from ._helpers import check_tensor, float_sum, normalize_dim, shape_arg
+from ._helpers import check_tensor, float_sum, is_channels_last, normalize_dim, shape_arg, to_channels_last
 
 
 # --------------------------------------------------------------------------- reshape and permute
 
 
 class Reshape(Function):
-    """y = x viewed with a new shape;  dx = dy reshaped back."""
+    """y = x viewed with a new shape;  dx = dy reshaped back.
 
-    __slots__ = ("shape",)
+    A gradient takes the memory layout of the array it is the gradient of: flattening a conv's
+    channels-last (N, C, H, W) output copies it into C order, and reshaping the gradient back gives a
+    C-order array, so that one is copied into channels-last memory (``channels_last``). Otherwise
+    every elementwise op of the backward below would mix the two layouts (NumPy then strides through
+    one of them) and the next conv would copy it anyway."""
 
-    def __init__(self, shape):
+    __slots__ = ("shape", "channels_last")
+
+    def __init__(self, shape, channels_last=False):
         self.shape = shape
+        self.channels_last = channels_last
 
     def forward(self, a):
-        return a.reshape(self.shape)
+        y = a.reshape(self.shape)
+        return to_channels_last(y) if self.channels_last else y
 
     def backward(self, gy):
-        return reshape(gy, self.inputs[0].shape)
+        x = self.inputs[0]
+        if is_channels_last(x.data) and not is_channels_last(gy.data):
+            return Reshape(x.shape, channels_last=True)(gy)
+        return reshape(gy, x.shape)
 
 
 def reshape(input, *shape):

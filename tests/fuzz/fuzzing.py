@@ -156,15 +156,18 @@ def numeric_arrays(draw, min_dims=0, max_dims=4, min_side=0, max_side=4):
     return draw(arrays(draw(st.sampled_from(NUMERIC_DTYPES)), shape))
 
 
-LAYOUTS = ("contiguous", "transposed", "strided", "reversed")
+LAYOUTS = ("contiguous", "transposed", "strided", "reversed", "channels_last")
 
 
 def as_tensor(a, layout="contiguous"):
     """A Tensor with ``a``'s values, laid out in memory as ``layout`` says: the non-contiguous ones are made with
-    public ops (a transposed view, every other element of a wider array, a reversed view), as user code makes them."""
+    public ops (a transposed view, every other element of a wider array, a reversed view, a 4-D array with
+    (N, H, W, C) memory; other ranks take "transposed" for that), as user code makes them."""
     if layout == "contiguous" or a.ndim == 0:
         return sn.tensor(a)
-    if layout == "transposed":
+    if layout == "channels_last" and a.ndim == 4:  # what the conv ops return: (N, H, W, C) memory
+        return sn.tensor(np.ascontiguousarray(a.transpose(0, 2, 3, 1))).permute(0, 3, 1, 2)
+    if layout in ("transposed", "channels_last"):
         return sn.tensor(np.ascontiguousarray(a.T)).permute(*range(a.ndim - 1, -1, -1))
     if layout == "strided":
         wide = np.zeros(a.shape[:-1] + (2 * a.shape[-1],), dtype=a.dtype)

@@ -80,15 +80,61 @@ def test_conv_transpose2d_is_the_adjoint_of_conv2d(g, seed, data):
     )
 
 
-def test_conv_transpose2d_batch_last_layout_gives_the_same_numbers():
-    """col2im runs batch-last when the batch is longer than a row (N > W), else batch-first: a batch of 5
-    rows 2 wide takes the first, each sample alone the second; they agree, and the gradients are exact."""
-    z, w = normal(0, (5, 3, 4, 2)), normal(1, (3, 2, 3, 3))
-    kw = dict(stride=(2, 3), padding=(1, 0), output_padding=(1, 2), dilation=(1, 2))
-    batched = F.conv_transpose2d(sn.tensor(z), sn.tensor(w), **kw).numpy()
-    alone = np.concatenate([F.conv_transpose2d(sn.tensor(z[i : i + 1]), sn.tensor(w), **kw).numpy() for i in range(5)])
-    np.testing.assert_allclose(batched, alone, rtol=1e-13, atol=1e-13)
-    check(lambda a, k: F.conv_transpose2d(a, k, **kw), z, w)
+def channels_last(a):
+    return sn.tensor(np.ascontiguousarray(a.transpose(0, 2, 3, 1))).permute(0, 3, 1, 2)
+
+
+def is_channels_last(t):
+    a = t.numpy()
+    return a.transpose(0, 2, 3, 1).flags.c_contiguous
+
+
+def test_conv_ops_return_channels_last_memory_and_take_any_layout():
+    """The conv ops return (N, C, H, W) tensors with (N, H, W, C) memory (ops/conv.py says why): inputs in
+    C order, channels-last or strided give the same numbers, per sample as in a batch, and exact gradients."""
+    x, w = normal(0, (5, 3, 7, 6)), normal(1, (4, 3, 3, 2))
+    kw = dict(stride=(2, 1), padding=(1, 1), dilation=(1, 2))
+    ref = reference_conv2d(x, w, **kw)
+    wide = np.zeros((5, 3, 7, 12))
+    wide[..., ::2] = x
+    for xt in (sn.tensor(x), channels_last(x), sn.tensor(wide)[..., ::2]):
+        y = F.conv2d(xt, sn.tensor(w), **kw)
+        assert is_channels_last(y)
+        np.testing.assert_allclose(y.numpy(), ref, rtol=1e-12, atol=1e-12)
+    z, wt = normal(2, (5, 3, 4, 2)), normal(3, (3, 2, 3, 3))
+    kt = dict(stride=(2, 3), padding=(1, 0), output_padding=(1, 2), dilation=(1, 2))
+    batched = F.conv_transpose2d(channels_last(z), sn.tensor(wt), **kt)
+    assert is_channels_last(batched)
+    alone = np.concatenate([F.conv_transpose2d(sn.tensor(z[i : i + 1]), sn.tensor(wt), **kt).numpy() for i in range(5)])
+    np.testing.assert_allclose(batched.numpy(), alone, rtol=1e-13, atol=1e-13)
+    check(lambda a, k: F.conv_transpose2d(a, k, **kt), z, wt)
+
+
+def test_layers_after_a_conv_keep_channels_last_memory_and_the_same_numbers():
+    """Batch norm, ReLU and max-pool on a conv's channels-last output return channels-last arrays with the
+    values of the C-order computation, and flattening's gradient comes back channels-last (a C-order
+    copy of the activations going in), so the layers in between never mix the two layouts."""
+    x = normal(0, (4, 3, 8, 8))
+    weight, bias = normal(1, (3,)), normal(2, (3,))
+
+    def run(xt):
+        xt.requires_grad_(True)
+        h = F.batch_norm(xt, None, None, sn.tensor(weight), sn.tensor(bias), training=True)
+        pooled = F.max_pool2d(F.relu(h), 2)
+        flat = pooled.reshape(4, -1)
+        (flat * sn.tensor(normal(3, flat.shape))).sum().backward()
+        return h, pooled, xt.grad
+
+    h_ref, pooled_ref, grad_ref = run(sn.tensor(x))
+    h, pooled, grad = run(channels_last(x))
+    assert is_channels_last(h) and is_channels_last(pooled)
+    np.testing.assert_allclose(h.numpy(), h_ref.numpy(), rtol=1e-12, atol=1e-12)
+    np.testing.assert_allclose(pooled.numpy(), pooled_ref.numpy(), rtol=1e-12, atol=1e-12)
+    np.testing.assert_allclose(grad.numpy(), grad_ref.numpy(), rtol=1e-12, atol=1e-12)
+    leaf, gy = channels_last(pooled.numpy()).requires_grad_(True), sn.tensor(normal(4, (4, 48)))
+    (g,) = sn.grad(leaf.reshape(4, -1), leaf, grad_outputs=gy)
+    assert is_channels_last(g)
+    np.testing.assert_array_equal(g.numpy(), gy.numpy().reshape(4, 3, 4, 4))
 
 
 def test_padding_valid_and_same():
