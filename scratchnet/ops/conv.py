@@ -99,6 +99,37 @@ def _im2col(x, kernel, out_hw, geo):
     return xp.ascontiguousarray(view).reshape(n * ho * wo, kh * kw * c)
 
 
+def _col2im(cols, out_hw, geo):
+    """Adjoint of _im2col: cols (kh, kw, N, H, W, C) added into an (N, Hout, Wout, C) channels-last image.
+
+    Kernel offset (i, j) sends input pixel (y, x) to output row i*d + s*y - p and column j*d + s*x - p:
+    every s-th row and column, all in one *phase* (the row's and column's remainder mod s). So the
+    blocks are added into a phase-major buffer (s, s, N, Hout/s, Wout/s, C), where each lands on a
+    contiguous window, and one copy interleaves the phases into the image. Adding straight into the
+    image's strided slices would run NumPy's loop C numbers at a time (2x slower for the DCGAN's
+    4x4 stride-2 layers: 1.9 ms against 1.3). Kernel offsets lead in ``cols`` so that each block is
+    contiguous too. The parts of a block that land in the padding are never added."""
+    xp = array_module(cols)
+    (sh, sw), (ph, pw), (dh, dw) = geo
+    kh, kw, n, h, w, c = cols.shape
+    hout, wout = out_hw
+    hq, wq = -(-hout // sh), -(-wout // sw)  # rows and columns per phase (the last ones may be spare)
+    phases = xp.zeros((sh, sw, n, hq, wq, c), dtype=cols.dtype)
+    for i in range(kh):
+        rows = _landing(i, h, hout, sh, ph, dh)
+        for j in range(kw):
+            columns = _landing(j, w, wout, sw, pw, dw)
+            if rows is None or columns is None:
+                continue
+            (a, q), (b, u) = divmod(rows[1].start, sh)[::-1], divmod(columns[1].start, sw)[::-1]
+            ny, nx = rows[0].stop - rows[0].start, columns[0].stop - columns[0].start
+            phases[a, b, :, q : q + ny, u : u + nx] += cols[i, j, :, rows[0], columns[0]]
+    if sh == sw == 1:
+        return phases[0, 0]
+    out = xp.ascontiguousarray(phases.transpose(2, 3, 0, 4, 1, 5)).reshape(n, hq * sh, wq * sw, c)
+    return out if (hq * sh, wq * sw) == (hout, wout) else xp.ascontiguousarray(out[:, :hout, :wout])
+
+
 def _landing(i, size, out_size, stride, padding, dilation):
     """Along one axis, where kernel offset i sends input positions y: to i*d + s*y - p. Returns the
     input positions that land inside the output, and the output slice they land on (None if none do)."""
@@ -108,27 +139,6 @@ def _landing(i, size, out_size, stride, padding, dilation):
         return None
     start = i * dilation + stride * first - padding
     return slice(first, stop), slice(start, start + stride * (stop - first - 1) + 1, stride)
-
-
-def _col2im(cols, out_hw, geo):
-    """Adjoint of _im2col: cols (kh, kw, N, H, W, C) added into an (N, Hout, Wout, C) channels-last image.
-
-    Each kernel offset's block is added into a strided slice of the output (every s-th row and
-    column); the part of it that would land in the padding is never added, so no padded image is made
-    and cropped. Kernel offsets lead in ``cols`` so that each block is contiguous: with stride 1 the
-    adds then run over whole rows ((W - 1) * C numbers) instead of C at a time, 2x faster for the CNN's
-    second layer (1.3 ms against 2.5)."""
-    xp = array_module(cols)
-    (sh, sw), (ph, pw), (dh, dw) = geo
-    kh, kw, n, h, w, c = cols.shape
-    out = xp.zeros((n, *out_hw, c), dtype=cols.dtype)
-    for i in range(kh):
-        rows = _landing(i, h, out_hw[0], sh, ph, dh)
-        for j in range(kw):
-            columns = _landing(j, w, out_hw[1], sw, pw, dw)
-            if rows is not None and columns is not None:
-                out[:, rows[1], columns[1]] += cols[i, j, :, rows[0], columns[0]]
-    return out
 
 
 def _conv_out(size, k, s, p, d):
