@@ -9,8 +9,9 @@ For each conv / transposed-conv layer shape of the demos, float32, no bias, at b
     dcgan.G.up1   conv_transpose2d 128 -> 64, 4x4, stride 2, padding 1, on 7x7
     dcgan.G.up2   conv_transpose2d  64 -> 1,  4x4, stride 2, padding 1, on 14x14
 
-one timed run = y = conv(x, w), then y.backward(dy) with a fixed dy: the output, the input
-gradient and the weight gradient. Beside it, the BLAS ceiling: the three matrix products such a
+one timed run = y = conv(x, w), then the gradients of y . dy for a fixed dy: the output, the input
+gradient and the weight gradient (``grad``, so no ``.grad`` is written). x and dy come to scratchnet in
+channels-last memory, the layout its layers pass between them; PyTorch gets C-order NCHW, its default. Beside it, the BLAS ceiling: the three matrix products such a
 layer needs, done by NumPy (CuPy on --device cuda) on arrays of the same sizes, with
 K = C*kh*kw and M = N*Ho*Wo of the direct convolution:
 
@@ -34,6 +35,7 @@ NumPy's BLAS threads come from OMP_NUM_THREADS / OPENBLAS_NUM_THREADS; --threads
 import numpy as np
 from _harness import SCRATCHNET, TORCH, Setup, Table, alternate, check_counts, parser_for, ratio, torch, write_json
 
+import scratchnet as sn
 from scratchnet import functional as F
 
 GEMM = "gemm"
@@ -60,6 +62,11 @@ def gemm_sizes(transposed, cin, cout, k, size, out, batch):
     return cout, cin * k * k, batch * out * out
 
 
+def channels_last(setup, a):
+    """(N, C, H, W) values with (N, H, W, C) memory, as a scratchnet tensor."""
+    return setup.to_sn(a.transpose(0, 2, 3, 1)).permute(0, 3, 1, 2)
+
+
 def make_cases(setup, layer, batch):
     _, transposed, cin, cout, k, s, p, size = layer
     out = output_size(transposed, size, k, s, p)
@@ -69,12 +76,13 @@ def make_cases(setup, layer, batch):
     w = (rng.standard_normal(w_shape) / np.sqrt(cin * k * k)).astype(np.float32)
     dy = rng.standard_normal((batch, cout, out, out)).astype(np.float32)
 
-    sx, sw, sdy = setup.to_sn(x).requires_grad_(), setup.to_sn(w).requires_grad_(), setup.to_sn(dy)
+    # x and dy in the memory layout they have between scratchnet's layers: channels-last (what its
+    # conv ops return, see scratchnet/ops/conv.py); PyTorch gets its own default, C-order NCHW
+    sx, sw, sdy = channels_last(setup, x).requires_grad_(), setup.to_sn(w).requires_grad_(), channels_last(setup, dy)
     sn_conv = F.conv_transpose2d if transposed else F.conv2d
 
     def sn_run():
-        sx.grad = sw.grad = None
-        sn_conv(sx, sw, stride=s, padding=p).backward(sdy)
+        sn.grad(sn_conv(sx, sw, stride=s, padding=p), (sx, sw), grad_outputs=sdy)
 
     cases = {SCRATCHNET: sn_run}
     if setup.torch is not None:
@@ -82,8 +90,7 @@ def make_cases(setup, layer, batch):
         t_conv = torch.nn.functional.conv_transpose2d if transposed else torch.nn.functional.conv2d
 
         def torch_run():
-            tx.grad = tw.grad = None
-            t_conv(tx, tw, stride=s, padding=p).backward(tdy)
+            torch.autograd.grad(t_conv(tx, tw, stride=s, padding=p), (tx, tw), grad_outputs=tdy)
 
         cases[TORCH] = torch_run
 

@@ -10,7 +10,8 @@ Memory layout: the tensors are (N, C, H, W), but the arrays these ops return are
 memory (PyTorch's ``channels_last`` memory format): an (N, H, W, C) C-contiguous array seen through a
 transpose. There a receptive field's row of kw pixels is kw*C adjacent numbers, so im2col copies runs
 of kw*C floats (256 for a 4x4 kernel over 64 channels) where an (N, C, H, W) array gives runs of Wo (7
-on a 7x7 map): the DCGAN discriminator's im2col takes 0.4 ms instead of 2.4. And the GEMM's
+on a 7x7 map): the DCGAN discriminator's im2col takes 0.4 ms instead of 2.4 (timed in a loop; in a
+training step, with colder caches, 1.2). And the GEMM's
 (N*Ho*Wo, O) product already is the output in that layout: no transpose copy follows. Elementwise ops
 keep their inputs' memory order (NumPy's order='K'), so the layout flows through batch norm and
 activations into the next conv. An input in any other layout costs one transposing copy.
@@ -75,7 +76,7 @@ def _im2col(x, kernel, out_hw, geo):
 
     With one channel the runs of a channels-last copy would be only kw long; there the matrix is
     built as its (kh*kw, N*Ho*Wo) transpose, with runs of Wo, and returned as a transposed view
-    (the GEMM takes either): 0.4 ms instead of 0.6 for the CNN's first layer."""
+    (the GEMM takes either): 0.09 ms instead of 0.6 for the CNN's first layer."""
     xp = array_module(x)
     (kh, kw), (ho, wo) = kernel, out_hw
     (sh, sw), (ph, pw), (dh, dw) = geo
@@ -121,7 +122,8 @@ def _col2im(cols, out_hw, geo):
             columns = _landing(j, w, wout, sw, pw, dw)
             if rows is None or columns is None:
                 continue
-            (a, q), (b, u) = divmod(rows[1].start, sh)[::-1], divmod(columns[1].start, sw)[::-1]
+            q, a = divmod(rows[1].start, sh)  # the first row it lands on is q*s + a: phase a, row q there
+            u, b = divmod(columns[1].start, sw)
             ny, nx = rows[0].stop - rows[0].start, columns[0].stop - columns[0].start
             phases[a, b, :, q : q + ny, u : u + nx] += cols[i, j, :, rows[0], columns[0]]
     if sh == sw == 1:
