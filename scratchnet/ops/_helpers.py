@@ -143,7 +143,13 @@ def float_sum(a, axes, keepdims=False):
     other dtypes (float16 would accumulate in float16) and on CuPy.
     """
     axes = tuple(sorted(axes))
-    if not isinstance(a, np.ndarray) or a.dtype not in (np.float32, np.float64) or a.ndim < 2 or not axes:
+    if (
+        not isinstance(a, np.ndarray)
+        or a.dtype not in (np.float32, np.float64)
+        or a.ndim < 2
+        or not axes
+        or a.size < 100_000  # below this the few microseconds of setup here cost more than they save
+    ):
         return a.sum(axis=axes, keepdims=keepdims)
     order = _memory_order(a)
     if order is not None and len(axes) < a.ndim and set(order[: len(axes)]) == set(axes):

@@ -225,11 +225,13 @@ class ConvTranspose2d(Function):
 
     def backward(self, gy):
         z, w = self.inputs
-        gz = gw = None
+        gz = gw = cols = None
         if self.needs[0]:
-            gz = Conv2d(self.geo)(gy, w)
+            conv = Conv2d(self.geo)
+            gz = conv(gy, w)
+            cols = conv.cols  # dy's im2col matrix: the weight gradient needs the same one
         if self.needs[1]:
-            gw = Conv2dWeight(self.geo, w.shape[2:])(gy, z)
+            gw = Conv2dWeight(self.geo, w.shape[2:], cols)(gy, z)
         return gz, gw
 
 
