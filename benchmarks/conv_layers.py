@@ -11,7 +11,8 @@ For each conv / transposed-conv layer shape of the demos, float32, no bias, at b
 
 one timed run = y = conv(x, w), then the gradients of y . dy for a fixed dy: the output, the input
 gradient and the weight gradient (``grad``, so no ``.grad`` is written). x and dy come to scratchnet in
-channels-last memory, the layout its layers pass between them; PyTorch gets C-order NCHW, its default. Beside it, the BLAS ceiling: the three matrix products such a
+channels-last memory, the layout its layers pass between them; PyTorch gets C-order NCHW, its default.
+Beside it, the BLAS ceiling: the three matrix products such a
 layer needs, done by NumPy (CuPy on --device cuda) on arrays of the same sizes, with
 K = C*kh*kw and M = N*Ho*Wo of the direct convolution:
 
