@@ -80,6 +80,42 @@ def test_conv_transpose2d_is_the_adjoint_of_conv2d(g, seed, data):
     )
 
 
+def reference_conv_transpose2d(z, w, stride, padding, output_padding):
+    """Direct definition: every input pixel scatters z[n, i, y, x] * w[i, o, a, b] to (y*s + a - p, x*s + b - p)."""
+    (sh, sw), (ph, pw), (oph, opw) = stride, padding, output_padding
+    n, _, h, wd = z.shape
+    _, o, kh, kw = w.shape
+    hout, wout = (h - 1) * sh - 2 * ph + kh + oph, (wd - 1) * sw - 2 * pw + kw + opw
+    y = np.zeros((n, o, hout + 2 * ph + kh, wout + 2 * pw + kw))
+    for a in range(kh):
+        for b in range(kw):
+            y[:, :, a : a + sh * (h - 1) + 1 : sh, b : b + sw * (wd - 1) + 1 : sw] += np.einsum("nihw,io->nohw", z, w[:, :, a, b])
+    return y[:, :, ph : ph + hout, pw : pw + wout]
+
+
+@pytest.mark.parametrize(
+    "kernel, stride, padding, output_padding, size",
+    [
+        (4, 2, 1, 0, 7),  # the DCGAN's layers: each output phase has the input's size, so col2im adds whole blocks
+        (4, 2, 1, 0, 14),
+        (3, 1, 1, 0, 5),  # a "same" conv's input gradient, the same path
+        (2, 2, 0, 0, 3),
+        (4, 2, 1, 1, 4),  # phases one row larger than the input: col2im adds windows instead
+        (3, 2, 0, 1, 4),
+        (5, 3, 2, 2, 3),
+        (1, 1, 0, 0, 3),
+    ],
+)
+@pytest.mark.parametrize("channels", [(3, 2), (2, 1), (1, 3)])
+def test_conv_transpose2d_matches_its_definition(kernel, stride, padding, output_padding, size, channels):
+    i_ch, o_ch = channels
+    z, w = normal(0, (2, i_ch, size, size + 1)), normal(1, (i_ch, o_ch, kernel, kernel))
+    y = F.conv_transpose2d(sn.tensor(z), sn.tensor(w), None, stride, padding, output_padding)
+    expected = reference_conv_transpose2d(z, w, (stride, stride), (padding, padding), (output_padding, output_padding))
+    assert y.shape == expected.shape
+    np.testing.assert_allclose(y.numpy(), expected, rtol=1e-12, atol=1e-12)
+
+
 def channels_last(a):
     return sn.tensor(np.ascontiguousarray(a.transpose(0, 2, 3, 1))).permute(0, 3, 1, 2)
 
