@@ -377,6 +377,12 @@ class ReLU(Function):
     name = "relu"
 
     def forward(self, a):
+        if isinstance(a, np.ndarray) and a.dtype.kind == "f" and a.size >= 4096:
+            # NumPy 2.4 runs maximum against a scalar without its vector loop; against an array of zeros
+            # it is faster from a few thousand numbers on (800k float32s: 0.12 ms, allocation included,
+            # against 0.24)
+            zeros = np.zeros_like(a)
+            return np.maximum(a, zeros, out=zeros)
         return array_module(a).maximum(a, 0)
 
     def backward(self, gy):

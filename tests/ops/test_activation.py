@@ -61,6 +61,28 @@ def test_leaky_relu_default_slope_and_gradient_at_zero():
     np.testing.assert_allclose(x.grad.numpy(), [0.01, 0.01, 1.0], rtol=1e-6)  # slope at 0, as PyTorch
 
 
+@pytest.mark.parametrize("size", [6, 40])  # 6x6: NumPy's scalar maximum; 40x40 (19,200 numbers): against an array
+@pytest.mark.parametrize("layout", ["C", "channels_last"])
+def test_relu_and_leaky_relu_are_exact_at_every_size_and_layout(size, layout):
+    """Values and gradients equal the definitions exactly, with NaN, infinities and signed zeros."""
+    rng = np.random.default_rng(0)
+    x = rng.standard_normal((3, 4, size, size)).astype(np.float32)
+    x.reshape(-1)[:6] = [np.nan, np.inf, -np.inf, 0.0, -0.0, 1e-45]
+    if layout == "channels_last":
+        x = np.ascontiguousarray(x.transpose(0, 2, 3, 1)).transpose(0, 3, 1, 2)
+    g = rng.standard_normal(x.shape).astype(np.float32)
+    for op, value, factor in [
+        (F.relu, np.maximum(x, 0), ~(x <= 0)),  # gradient 1 at NaN, as PyTorch
+        (lambda t: F.leaky_relu(t, 0.2), np.where(x > 0, x, np.float32(0.2) * x), np.where(x > 0, 1, np.float32(0.2))),
+    ]:
+        t = sn.tensor(x, requires_grad=True)
+        y = op(t)
+        (y * sn.tensor(g)).sum().backward()
+        np.testing.assert_array_equal(y.numpy(), value)
+        np.testing.assert_array_equal(np.signbit(y.numpy()), np.signbit(value))  # -0.0 and 0.0 too
+        np.testing.assert_array_equal(t.grad.numpy(), g * factor.astype(np.float32))
+
+
 def _softplus_values(seed, shape, beta, threshold):
     """beta * x spread over [-4, 4], kept 0.25 away from the threshold (where the formula switches)."""
     z = uniform(seed, shape, -4.0, 4.0)
