@@ -105,7 +105,7 @@ class LeakyReLU(Function):
         if not abs(self.slope) <= float(np.finfo(gy.dtype).max):
             return gy * Tensor(xp.where(x > 0, 1, self.slope).astype(gy.dtype))
         if 0 < self.slope <= 1:  # max(1 or 0, slope): the factor in one pass
-            if isinstance(x, np.ndarray) and x.size >= 4096:  # against an array of slopes: see ReLU.forward (elementwise.py)
+            if isinstance(x, np.ndarray) and x.size >= 4096:  # against an array of slopes: see ReLU.forward
                 factor = np.full_like(gy.data, self.slope)
                 return gy * Tensor(np.maximum(factor, x > 0, out=factor))
             return gy * Tensor(xp.maximum(x > 0, gy.dtype.type(self.slope)))

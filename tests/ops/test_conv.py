@@ -89,7 +89,8 @@ def reference_conv_transpose2d(z, w, stride, padding, output_padding):
     y = np.zeros((n, o, hout + 2 * ph + kh, wout + 2 * pw + kw))
     for a in range(kh):
         for b in range(kw):
-            y[:, :, a : a + sh * (h - 1) + 1 : sh, b : b + sw * (wd - 1) + 1 : sw] += np.einsum("nihw,io->nohw", z, w[:, :, a, b])
+            scattered = np.einsum("nihw,io->nohw", z, w[:, :, a, b])
+            y[:, :, a : a + sh * (h - 1) + 1 : sh, b : b + sw * (wd - 1) + 1 : sw] += scattered
     return y[:, :, ph : ph + hout, pw : pw + wout]
 
 
