@@ -167,7 +167,7 @@ class Setup:
         """One line: versions, threads and device, for the header of a table."""
         parts = [f"Python {platform.python_version()}", f"NumPy {np.__version__}", f"scratchnet {sn.__version__}"]
         if torch is not None:
-            parts.append(f"PyTorch {torch.__version__}, torch threads {torch.get_num_threads()}")
+            parts.append(f"PyTorch {torch.__version__}, torch threads {torch.get_num_threads()}, {torch_isa()}")
         env = ", ".join(f"{k}={os.environ[k]}" for k in THREAD_VARIABLES if k in os.environ)
         parts.append(env or "BLAS threads: library default")
         core = openblas_core()
@@ -192,6 +192,7 @@ class Setup:
             "scratchnet": sn.__version__,
             "torch": torch.__version__ if torch is not None else None,
             "torch_threads": torch.get_num_threads() if torch is not None else None,
+            "torch_isa": torch_isa() if torch is not None else None,
             "thread_variables": {k: os.environ.get(k) for k in THREAD_VARIABLES},
             "malloc": self.malloc,
             "device": self.device,
@@ -293,6 +294,18 @@ def write_json(path, script, args, setup, results):
         json.dump(payload, f, indent=2)
         f.write("\n")
     print(f"wrote {path}")
+
+
+TORCH_ISA_VARIABLES = ("ATEN_CPU_CAPABILITY", "ONEDNN_MAX_CPU_ISA", "MKL_ENABLE_INSTRUCTIONS")
+
+
+def torch_isa():
+    """PyTorch's vector instruction set: ATen's kernels ('AVX512', 'AVX2', ...) and the variables that cap
+    it and oneDNN's and MKL's, when set. NumPy's OpenBLAS may run narrower kernels than PyTorch on the same
+    CPU (OPENBLAS_CORETYPE): capping PyTorch the same way (ATEN_CPU_CAPABILITY=avx2
+    ONEDNN_MAX_CPU_ISA=AVX2 MKL_ENABLE_INSTRUCTIONS=AVX2) compares the two at one instruction set."""
+    caps = ", ".join(f"{k}={os.environ[k]}" for k in TORCH_ISA_VARIABLES if k in os.environ)
+    return f"torch ISA {torch.backends.cpu.get_cpu_capability()}" + (f" ({caps})" if caps else "")
 
 
 def openblas_core():
