@@ -153,7 +153,11 @@ def _col2im(cols, out_hw, geo):
             _add_at(phases[a, b].reshape(-1), block.reshape(-1), ((q - y0) * w + u - x0) * c)
     if sh == sw == 1:
         return phases[0, 0]
-    out = xp.ascontiguousarray(phases.transpose(2, 3, 0, 4, 1, 5)).reshape(n, hq * sh, wq * sw, c)
+    out = xp.empty((n, hq, sh, wq, sw, c), dtype=cols.dtype)
+    for a in range(sh):  # one copy per phase: with C = 1 a single transposing copy of all of them moves
+        for b in range(sw):  # one number at a time (0.061 ms against 0.018 for the DCGAN's last layer)
+            out[:, :, a, :, b] = phases[a, b]
+    out = out.reshape(n, hq * sh, wq * sw, c)
     return out if (hq * sh, wq * sw) == (hout, wout) else xp.ascontiguousarray(out[:, :hout, :wout])
 
 
