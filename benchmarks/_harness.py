@@ -305,7 +305,8 @@ def torch_isa():
     CPU (OPENBLAS_CORETYPE): capping PyTorch the same way (ATEN_CPU_CAPABILITY=avx2
     ONEDNN_MAX_CPU_ISA=AVX2 MKL_ENABLE_INSTRUCTIONS=AVX2) compares the two at one instruction set."""
     caps = ", ".join(f"{k}={os.environ[k]}" for k in TORCH_ISA_VARIABLES if k in os.environ)
-    return f"torch ISA {torch.backends.cpu.get_cpu_capability()}" + (f" ({caps})" if caps else "")
+    capability = getattr(torch.backends.cpu, "get_cpu_capability", lambda: "unknown")()  # PyTorch 2.0+
+    return f"torch ISA {capability}" + (f" ({caps})" if caps else "")
 
 
 def openblas_core():

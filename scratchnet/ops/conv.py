@@ -112,7 +112,7 @@ def _col2im(cols, out_hw, geo):
     Kernel offset (i, j) sends input pixel (y, x) to output row i*d + s*y - p and column j*d + s*x - p:
     every s-th row and column, all in one *phase* (the row's and column's remainder mod s). So the
     blocks are added into a phase-major buffer (s, s, N, Hout/s, Wout/s, C), where each lands on a
-    shifted window, and one copy interleaves the phases into the image (none is needed for stride 1).
+    shifted window, and one copy per phase interleaves them into the image (none for stride 1).
 
     When a phase has the blocks' own size (H, W) (any conv's input gradient with "same"-style padding,
     the DCGAN's 4x4 stride-2 layers) the shift is one offset in the flattened buffer: a block's rows and
