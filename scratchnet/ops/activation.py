@@ -10,7 +10,7 @@ import numbers
 
 import numpy as np
 
-from ..autograd import Function
+from ..autograd import Function, is_grad_enabled
 from ..backend import array_module, device_of, generator, to_device
 from ..tensor import Tensor
 from ._helpers import check_tensor, normalize_dims
@@ -107,7 +107,11 @@ class LeakyReLU(Function):
         if 0 < self.slope <= 1:  # max(1 or 0, slope): the factor in one pass
             if isinstance(x, np.ndarray) and x.size >= 4096:  # against an array of slopes: see ReLU.forward
                 factor = np.full_like(gy.data, self.slope)
-                return gy * Tensor(np.maximum(factor, x > 0, out=factor))
+                np.maximum(factor, x > 0, out=factor)
+                if not is_grad_enabled():  # no create_graph: dy times the factor in place, no third array
+                    factor *= gy.data
+                    return Tensor(factor)
+                return gy * Tensor(factor)
             return gy * Tensor(xp.maximum(x > 0, gy.dtype.type(self.slope)))
         positive = (x > 0).astype(gy.dtype)
         return gy * Tensor(positive + (1 - positive) * self.slope)  # 1 where x > 0, else slope
