@@ -32,6 +32,21 @@ def test_linear(lead, features, with_bias, seed):
         check(F.linear, x, w)
 
 
+@pytest.mark.parametrize("batch", [1, 5])
+def test_linear_is_one_op_and_its_weight_grad_owns_c_order_memory(batch):
+    x, w, b = normal(0, (batch, 3)), normal(1, (2, 3)), normal(2, (2,))
+    sx, sw, sb = (sn.tensor(a, requires_grad=True) for a in (x, w, b))
+    y = F.linear(sx, sw, sb)
+    assert y.creator.name == "linear" and y.creator.inputs[0] is sx  # one node, straight on the leaves
+    (y * y).sum().backward()
+    gy = 2 * (x @ w.T + b)
+    np.testing.assert_allclose(sw.grad.numpy(), gy.T @ x, rtol=1e-12)
+    np.testing.assert_allclose(sb.grad.numpy(), gy.sum(0), rtol=1e-12)
+    np.testing.assert_allclose(sx.grad.numpy(), gy @ w, rtol=1e-12)
+    for g in (sw.grad.data, sb.grad.data, sx.grad.data):  # .grad owns its memory, in C order
+        assert g.flags.c_contiguous and g.flags.owndata
+
+
 @pytest.mark.parametrize(
     "x_shape,w_shape,b_shape",
     [((2, 3), (4, 2), None), ((3,), (2, 4), None), ((), (2, 1), None), ((2, 3), (3,), None), ((2, 3), (4, 3), (3,))],
