@@ -33,11 +33,11 @@ linear in each of its inputs and the adjoint of one is another:
 import numbers
 from collections import namedtuple
 
-from ..autograd import Function
+from ..autograd import Function, is_grad_enabled
 from ..backend import array_module
 from ..tensor import Tensor
-from ._helpers import to_channels_last
-from .shape import reshape
+from ._helpers import float_sum, to_channels_last
+from .reduction import sum as sum_over
 
 Geometry = namedtuple("Geometry", "stride padding dilation")
 
@@ -207,18 +207,18 @@ class Conv2d(Function):
     def __init__(self, geo):
         self.geo = geo
 
-    def forward(self, x, w):
+    def forward(self, x, w, b=None):
         y, self.cols = _conv(x, w, self.geo)
-        return y
+        return _plus_bias(y, b)
 
     def backward(self, gy):
-        x, w = self.inputs
+        x, w = self.inputs[:2]
         gx = gw = None
         if self.needs[0]:
             gx = ConvTranspose2d(self.geo, _output_padding(x.shape, gy.shape, w.shape, self.geo))(gy, w)
         if self.needs[1]:
             gw = Conv2dWeight(self.geo, w.shape[2:], self.cols)(x, gy)
-        return gx, gw
+        return (gx, gw) + _bias_grad(self, gy)
 
 
 def _output_padding(x_shape, y_shape, w_shape, geo):
@@ -230,6 +230,37 @@ def _output_padding(x_shape, y_shape, w_shape, geo):
     return oph, opw
 
 
+def _plus_bias(y, b):
+    """y (N, C, H, W), this op's own new array, plus a per-channel bias b (C,): in place when y is
+    channels-last (what the conv ops make) and of b's dtype.
+
+    One op with the convolution, as in PyTorch, instead of an add after it: no second output-sized
+    array and no graph node of its own. The bias is spread over one image (H*W*C numbers, in y's
+    memory order) so that NumPy's add runs over whole images, not rows of C numbers (its loop is 2-3x
+    slower over short rows: see ``_col2im``)."""
+    if b is None:
+        return y
+    nhwc = y.transpose(0, 2, 3, 1)
+    if b.dtype != y.dtype or not nhwc.flags.c_contiguous:  # type promotion, or another layout: a plain add
+        return y + b.reshape(1, -1, 1, 1)
+    xp = array_module(y)
+    spread = xp.ascontiguousarray(xp.broadcast_to(b, nhwc.shape[1:]))
+    images = nhwc.reshape(y.shape[0], -1)  # a view, since nhwc is contiguous
+    images += spread.reshape(1, -1)
+    return y
+
+
+def _bias_grad(op, gy):
+    """(db,) for an op called with a bias, () without: db = the sum of dy over N, H and W."""
+    if len(op.inputs) == 2:
+        return ()
+    if not op.needs[2]:
+        return (None,)
+    if is_grad_enabled():  # create_graph: recorded
+        return (sum_over(gy, (0, 2, 3)),)
+    return (Tensor(float_sum(gy.data, (0, 2, 3))),)
+
+
 class ConvTranspose2d(Function):
     """y = the adjoint of conv2d(., w) applied to z: each input pixel scatters z[n, i] * w[i, o] into y."""
 
@@ -239,7 +270,7 @@ class ConvTranspose2d(Function):
         self.geo = geo
         self.output_padding = output_padding
 
-    def forward(self, z, w):
+    def forward(self, z, w, b=None):
         xp = array_module(z)
         (i_ch, o, kh, kw), (n, _, h, wd) = w.shape, z.shape
         (sh, sw), (ph, pw), (dh, dw) = self.geo
@@ -253,10 +284,10 @@ class ConvTranspose2d(Function):
         else:
             cols = xp.matmul(zm, w.transpose(2, 3, 0, 1).reshape(kh * kw, i_ch, o))
         y = _col2im(cols.reshape(kh, kw, n, h, wd, o), (hout, wout), self.geo)
-        return y.transpose(0, 3, 1, 2)
+        return _plus_bias(y.transpose(0, 3, 1, 2), b)
 
     def backward(self, gy):
-        z, w = self.inputs
+        z, w = self.inputs[:2]
         gz = gw = cols = None
         if self.needs[0]:
             conv = Conv2d(self.geo)
@@ -264,7 +295,7 @@ class ConvTranspose2d(Function):
             cols = conv.cols  # dy's im2col matrix: the weight gradient needs the same one
         if self.needs[1]:
             gw = Conv2dWeight(self.geo, w.shape[2:], cols)(gy, z)
-        return gz, gw
+        return (gz, gw) + _bias_grad(self, gy)
 
 
 class Conv2dWeight(Function):
@@ -317,14 +348,13 @@ def _geometry(op, stride, padding, dilation):
     return Geometry(stride, padding, dilation)
 
 
-def _add_bias(y, bias, channels, op):
+def _check_bias(bias, channels, op):
     if bias is None:
-        return y
+        return
     if not isinstance(bias, Tensor):
         raise TypeError(f"{op}: bias must be a Tensor, got {type(bias).__name__}")
     if bias.shape != (channels,):
         raise ValueError(f"{op}: bias must have shape ({channels},), got {tuple(bias.shape)}")
-    return y + reshape(bias, (1, channels, 1, 1))
 
 
 def conv2d(input, weight, bias=None, stride=1, padding=0, dilation=1, groups=1):
@@ -350,7 +380,8 @@ def conv2d(input, weight, bias=None, stride=1, padding=0, dilation=1, groups=1):
             raise ValueError(
                 f"{op}: kernel {k} (dilation {d}) is larger than the padded input {axis} {size} + 2*{p}"
             )
-    return _add_bias(Conv2d(geo)(input, weight), bias, weight.shape[0], op)
+    _check_bias(bias, weight.shape[0], op)
+    return Conv2d(geo)(input, weight) if bias is None else Conv2d(geo)(input, weight, bias)
 
 
 def _conv2d_same(input, weight, bias, stride, dilation):
@@ -388,4 +419,6 @@ def conv_transpose2d(input, weight, bias=None, stride=1, padding=0, output_paddi
     for size, k, s, p, d, extra in zip(input.shape[2:], (kh, kw), geo.stride, geo.padding, geo.dilation, output_padding):
         if k <= 0 or (size - 1) * s - 2 * p + d * (k - 1) + extra + 1 <= 0:
             raise ValueError(f"{op}: padding {geo.padding} leaves no output for input shape {tuple(input.shape)}")
-    return _add_bias(ConvTranspose2d(geo, output_padding)(input, weight), bias, weight.shape[1], op)
+    _check_bias(bias, weight.shape[1], op)
+    conv = ConvTranspose2d(geo, output_padding)
+    return conv(input, weight) if bias is None else conv(input, weight, bias)

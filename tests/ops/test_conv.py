@@ -147,6 +147,28 @@ def test_conv_ops_return_channels_last_memory_and_take_any_layout():
     check(lambda a, k: F.conv_transpose2d(a, k, **kt), z, wt)
 
 
+@pytest.mark.parametrize("transposed", [False, True])
+def test_conv_bias_is_part_of_the_conv_op(transposed):
+    """The bias is added inside the conv op (in place, spread over an image): one graph node, the output
+    still channels-last, the values and all three gradients those of conv + bias; a float64 bias on a
+    float32 conv promotes as a separate add would."""
+    x, w, b = normal(0, (3, 4, 5, 5)), normal(1, (4, 2, 3, 3) if transposed else (2, 4, 3, 3)), normal(2, (2,))
+    conv = F.conv_transpose2d if transposed else F.conv2d
+    tensors = [sn.tensor(a, requires_grad=True) for a in (x, w, b)]
+    y = conv(*tensors, stride=2, padding=1)
+    op = "ConvTranspose2d" if transposed else "Conv2d"
+    assert type(y.creator).__name__ == op and len(y.creator.inputs) == 3  # one node, no add after it
+    assert is_channels_last(y)
+    plain = conv(sn.tensor(x), sn.tensor(w), stride=2, padding=1).numpy()
+    np.testing.assert_allclose(y.numpy(), plain + b.reshape(1, -1, 1, 1), rtol=1e-13, atol=1e-13)
+    dy = normal(3, y.shape)
+    gx, gw, gb = sn.grad(y, tensors, grad_outputs=sn.tensor(dy))
+    np.testing.assert_allclose(gb.numpy(), dy.sum(axis=(0, 2, 3)), rtol=1e-13)
+    check(lambda a, k, c: conv(a, k, c, stride=2, padding=1), x, w, b)
+    mixed = conv(sn.tensor(x.astype(np.float32)), sn.tensor(w.astype(np.float32)), sn.tensor(b), stride=2, padding=1)
+    assert mixed.dtype == np.float64
+
+
 def test_layers_after_a_conv_keep_channels_last_memory_and_the_same_numbers():
     """Batch norm, ReLU and max-pool on a conv's channels-last output return channels-last arrays with the
     values of the C-order computation, and flattening's gradient comes back channels-last (a C-order
