@@ -13,7 +13,7 @@ import numpy as np
 from ..autograd import Function, is_grad_enabled
 from ..backend import array_module, device_of, generator, to_device
 from ..tensor import Tensor
-from ._helpers import check_tensor, float_sum, normalize_dims
+from ._helpers import check_tensor, normalize_dims
 from .elementwise import exp, sigmoid, where
 from .linalg import matmul, matmul_arrays
 from .reduction import sum as sum_over
@@ -80,7 +80,7 @@ class Linear(Function):
     One op where ``matmul(x, transpose(W)) + b`` records three. And dW comes out of its product as an
     (out, in) C-order array, which becomes W's ``.grad`` as it is: the transpose's gradient was a
     transposed view of ``x^T @ dy``, which ``.grad`` had to copy (1.6 MB for the CNN's dense layer, every
-    step). Under ``create_graph`` the backward is built from differentiable ops instead."""
+    step). The backward is built from differentiable ops, recorded only under ``create_graph``."""
 
     name = "linear"
 
@@ -95,17 +95,11 @@ class Linear(Function):
 
     def backward(self, gy):
         x, w = self.inputs[:2]
-        needs_bias = len(self.inputs) == 3 and self.needs[2]
-        if is_grad_enabled():  # create_graph: the same products, recorded
-            gx = matmul(gy, w) if self.needs[0] else None
-            gw = matmul(transpose(gy, 0, 1), x) if self.needs[1] else None
-            gb = sum_over(gy, 0) if needs_bias else None
-        else:
-            g = gy.data
-            gx = Tensor(matmul_arrays(g, w.data)) if self.needs[0] else None
-            gw = Tensor(matmul_arrays(g.T, x.data)) if self.needs[1] else None
-            gb = Tensor(float_sum(g, (0,))) if needs_bias else None
-        return (gx, gw) if len(self.inputs) == 2 else (gx, gw, gb)
+        gx = matmul(gy, w) if self.needs[0] else None
+        gw = matmul(transpose(gy, 0, 1), x) if self.needs[1] else None  # (out, in), C order
+        if len(self.inputs) == 2:
+            return gx, gw
+        return gx, gw, sum_over(gy, 0) if self.needs[2] else None
 
 
 # --------------------------------------------------------------------------- leaky relu, softplus

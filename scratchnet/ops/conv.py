@@ -33,10 +33,10 @@ linear in each of its inputs and the adjoint of one is another:
 import numbers
 from collections import namedtuple
 
-from ..autograd import Function, is_grad_enabled
+from ..autograd import Function
 from ..backend import array_module
 from ..tensor import Tensor
-from ._helpers import float_sum, to_channels_last
+from ._helpers import to_channels_last
 from .reduction import sum as sum_over
 
 Geometry = namedtuple("Geometry", "stride padding dilation")
@@ -254,11 +254,7 @@ def _bias_grad(op, gy):
     """(db,) for an op called with a bias, () without: db = the sum of dy over N, H and W."""
     if len(op.inputs) == 2:
         return ()
-    if not op.needs[2]:
-        return (None,)
-    if is_grad_enabled():  # create_graph: recorded
-        return (sum_over(gy, (0, 2, 3)),)
-    return (Tensor(float_sum(gy.data, (0, 2, 3))),)
+    return (sum_over(gy, (0, 2, 3)) if op.needs[2] else None,)
 
 
 class ConvTranspose2d(Function):
