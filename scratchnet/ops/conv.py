@@ -30,6 +30,7 @@ linear in each of its inputs and the adjoint of one is another:
     conv2d_weight(x, g):      dx = conv_transpose2d(g, dW),  dg = conv2d(x, dW)
 """
 
+import functools
 import numbers
 from collections import namedtuple
 
@@ -123,34 +124,21 @@ def _col2im(cols, out_hw, geo):
     would be nx*C long (448 for the CNN's conv2, 13 with one channel). The CNN's conv2 input gradient
     takes 0.39 ms instead of 0.77; otherwise each block is added into its window as it is."""
     xp = array_module(cols)
-    (sh, sw), (ph, pw), (dh, dw) = geo
+    (sh, sw) = geo.stride
     kh, kw, n, h, w, c = cols.shape
     hout, wout = out_hw
-    hq, wq = -(-hout // sh), -(-wout // sw)  # rows and columns per phase (the last ones may be spare)
+    hq, wq, zero_rows, zero_columns, blocks = _col2im_plan((kh, kw), (h, w), (hout, wout), geo)
     phases = xp.zeros((sh, sw, n, hq, wq, c), dtype=cols.dtype)
-    whole = (hq, wq) == (h, w)
-    for i in range(kh):
-        rows = _landing(i, h, hout, sh, ph, dh)
-        for j in range(kw):
-            columns = _landing(j, w, wout, sw, pw, dw)
-            if rows is None or columns is None:
-                continue
-            q, a = divmod(rows[1].start, sh)  # the first row it lands on is q*s + a: phase a, row q there
-            u, b = divmod(columns[1].start, sw)
-            (y0, y1), (x0, x1) = (rows[0].start, rows[0].stop), (columns[0].start, columns[0].stop)
-            if not whole:
-                phases[a, b, :, q : q + y1 - y0, u : u + x1 - x0] += cols[i, j, :, y0:y1, x0:x1]
-                continue
-            block = cols[i, j]  # zeros where it falls outside the image, then in whole at one offset
-            if y0:
-                block[:, :y0] = 0
-            if y1 < h:
-                block[:, y1:] = 0
-            if x0:
-                block[:, :, :x0] = 0
-            if x1 < w:
-                block[:, :, x1:] = 0
-            _add_at(phases[a, b].reshape(-1), block.reshape(-1), ((q - y0) * w + u - x0) * c)
+    if zero_rows is None:  # each block into its window
+        for i, j, a, b, window, part in blocks:
+            phases[(a, b, slice(None)) + window] += cols[(i, j, slice(None)) + part]
+    else:  # zeros where blocks fall outside the image, then each block whole at one flat offset
+        for i, rows in zero_rows:
+            cols[i, :, :, rows] = 0
+        for j, columns in zero_columns:
+            cols[:, j, :, :, columns] = 0
+        for i, j, a, b, shift, _ in blocks:
+            _add_at(phases[a, b].reshape(-1), cols[i, j].reshape(-1), shift * c)
     if sh == sw == 1:
         return phases[0, 0]
     out = xp.empty((n, hq, sh, wq, sw, c), dtype=cols.dtype)
@@ -159,6 +147,49 @@ def _col2im(cols, out_hw, geo):
             out[:, :, a, :, b] = phases[a, b]
     out = out.reshape(n, hq * sh, wq * sw, c)
     return out if (hq * sh, wq * sw) == (hout, wout) else xp.ascontiguousarray(out[:, :hout, :wout])
+
+
+@functools.lru_cache(maxsize=256)
+def _col2im_plan(kernel, in_hw, out_hw, geo):
+    """Where _col2im sends each kernel offset's block, worked out once per layer shape (a training
+    step calls it with the same few shapes thousands of times, and the arithmetic is pure Python):
+    (hq, wq, zero_rows, zero_columns, blocks). Each block is (i, j, a, b, where, part): in phase
+    (a, b), at a flat offset in pixels (``where``) when the phases have the blocks' size, else in the
+    window ``where`` of the phase, from the part ``part`` of the block. zero_rows / zero_columns list
+    the rows (of every block of offset i) and columns (of offset j) that fall outside the image; they
+    are None when the blocks go into windows instead."""
+    (kh, kw), (h, w), (hout, wout) = kernel, in_hw, out_hw
+    (sh, sw), (ph, pw), (dh, dw) = geo
+    hq, wq = -(-hout // sh), -(-wout // sw)  # rows and columns per phase (the last ones may be spare)
+    whole = (hq, wq) == (h, w)
+    rows_of = [_landing(i, h, hout, sh, ph, dh) for i in range(kh)]
+    columns_of = [_landing(j, w, wout, sw, pw, dw) for j in range(kw)]
+    blocks = []
+    for i, rows in enumerate(rows_of):
+        for j, columns in enumerate(columns_of):
+            if rows is None or columns is None:
+                continue
+            q, a = divmod(rows[1].start, sh)  # the first row it lands on is q*s + a: phase a, row q there
+            u, b = divmod(columns[1].start, sw)
+            (y0, y1), (x0, x1) = (rows[0].start, rows[0].stop), (columns[0].start, columns[0].stop)
+            if whole:
+                blocks.append((i, j, a, b, (q - y0) * w + u - x0, None))
+            else:
+                window = (slice(q, q + y1 - y0), slice(u, u + x1 - x0))
+                blocks.append((i, j, a, b, window, (slice(y0, y1), slice(x0, x1))))
+    if not whole:
+        return hq, wq, None, None, tuple(blocks)
+    zero_rows, zero_columns = [], []
+    for zeros, landings, size in ((zero_rows, rows_of, h), (zero_columns, columns_of, w)):
+        for i, landing in enumerate(landings):
+            if landing is None:
+                continue
+            first, stop = landing[0].start, landing[0].stop
+            if first:
+                zeros.append((i, slice(None, first)))
+            if stop < size:
+                zeros.append((i, slice(stop, None)))
+    return hq, wq, tuple(zero_rows), tuple(zero_columns), tuple(blocks)
 
 
 def _add_at(target, values, shift):
