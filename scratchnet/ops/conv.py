@@ -221,7 +221,12 @@ def _conv(x, w, geo):
     (sh, sw), (ph, pw), (dh, dw) = geo
     ho, wo = _conv_out(h, kh, sh, ph, dh), _conv_out(wd, kw, sw, pw, dw)
     cols = _im2col(x, (kh, kw), (ho, wo), geo)
-    y = cols @ w.transpose(2, 3, 1, 0).reshape(kh * kw * c, o)  # (N*Ho*Wo, O): the one GEMM
+    # the weight as an (O, kh*kw*C) matrix, each filter's numbers in the columns' (kh, kw, C) order, used
+    # transposed (BLAS reads the transpose in place): a copy that reorders within each filter takes 0.03
+    # ms for the DCGAN's (128, 64, 4, 4) weight, the (kh*kw*C, O) copy it replaces 0.2 (its innermost
+    # axis strode over whole filters)
+    wm = array_module(w).ascontiguousarray(w.transpose(0, 2, 3, 1)).reshape(o, kh * kw * c)
+    y = cols @ wm.T  # (N*Ho*Wo, O): the one GEMM
     return y.reshape(n, ho, wo, o).transpose(0, 3, 1, 2), cols  # channels-last memory, no copy
 
 
