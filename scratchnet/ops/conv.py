@@ -127,7 +127,7 @@ def _col2im(cols, out_hw, geo):
     (sh, sw) = geo.stride
     kh, kw, n, h, w, c = cols.shape
     hout, wout = out_hw
-    hq, wq, zero_rows, zero_columns, blocks = _col2im_plan((kh, kw), (h, w), (hout, wout), geo)
+    hq, wq, zero_rows, zero_columns, blocks = _col2im_plan((kh, kw), (h, w), (hout, wout), c, geo)
     phases = xp.zeros((sh, sw, n, hq, wq, c), dtype=cols.dtype)
     if zero_rows is None:  # each block into its window
         for i, j, a, b, window, part in blocks:
@@ -137,8 +137,9 @@ def _col2im(cols, out_hw, geo):
             cols[i, :, :, rows] = 0
         for j, columns in zero_columns:
             cols[:, j, :, :, columns] = 0
-        for i, j, a, b, shift, _ in blocks:
-            _add_at(phases[a, b].reshape(-1), cols[i, j].reshape(-1), shift * c)
+        flat_phases, flat_cols = phases.reshape(sh, sw, -1), cols.reshape(kh, kw, -1)
+        for i, j, a, b, to, part in blocks:  # flat_phases[a, b][k + shift] += flat_cols[i, j][k]
+            flat_phases[a, b, to] += flat_cols[i, j, part]
     if sh == sw == 1:
         return phases[0, 0]
     out = xp.empty((n, hq, sh, wq, sw, c), dtype=cols.dtype)
@@ -150,14 +151,15 @@ def _col2im(cols, out_hw, geo):
 
 
 @functools.lru_cache(maxsize=256)
-def _col2im_plan(kernel, in_hw, out_hw, geo):
+def _col2im_plan(kernel, in_hw, out_hw, channels, geo):
     """Where _col2im sends each kernel offset's block, worked out once per layer shape (a training
     step calls it with the same few shapes thousands of times, and the arithmetic is pure Python):
-    (hq, wq, zero_rows, zero_columns, blocks). Each block is (i, j, a, b, where, part): in phase
-    (a, b), at a flat offset in pixels (``where``) when the phases have the blocks' size, else in the
-    window ``where`` of the phase, from the part ``part`` of the block. zero_rows / zero_columns list
-    the rows (of every block of offset i) and columns (of offset j) that fall outside the image; they
-    are None when the blocks go into windows instead."""
+    (hq, wq, zero_rows, zero_columns, blocks). Each block is (i, j, a, b, to, part): block (i, j), or
+    its part ``part``, goes into phase (a, b) at ``to``. When the phases have the blocks' size, both
+    are slices of the flattened arrays that shift the block by a whole number of pixels (the part of
+    it that stays inside the phase buffer), and zero_rows / zero_columns list the rows (of every block
+    of offset i) and columns (of offset j) that fall outside the image; otherwise ``to`` is a window of
+    the phase and the two lists are None."""
     (kh, kw), (h, w), (hout, wout) = kernel, in_hw, out_hw
     (sh, sw), (ph, pw), (dh, dw) = geo
     hq, wq = -(-hout // sh), -(-wout // sw)  # rows and columns per phase (the last ones may be spare)
@@ -173,7 +175,11 @@ def _col2im_plan(kernel, in_hw, out_hw, geo):
             u, b = divmod(columns[1].start, sw)
             (y0, y1), (x0, x1) = (rows[0].start, rows[0].stop), (columns[0].start, columns[0].stop)
             if whole:
-                blocks.append((i, j, a, b, (q - y0) * w + u - x0, None))
+                shift = ((q - y0) * w + u - x0) * channels
+                if shift >= 0:  # target[shift:] += values[:size - shift]
+                    blocks.append((i, j, a, b, slice(shift, None), slice(None, -shift or None)))
+                else:  # target[:shift] += values[-shift:]
+                    blocks.append((i, j, a, b, slice(None, shift), slice(-shift, None)))
             else:
                 window = (slice(q, q + y1 - y0), slice(u, u + x1 - x0))
                 blocks.append((i, j, a, b, window, (slice(y0, y1), slice(x0, x1))))
@@ -190,14 +196,6 @@ def _col2im_plan(kernel, in_hw, out_hw, geo):
             if stop < size:
                 zeros.append((i, slice(stop, None)))
     return hq, wq, tuple(zero_rows), tuple(zero_columns), tuple(blocks)
-
-
-def _add_at(target, values, shift):
-    """target[k + shift] += values[k] for every k that lands inside target (both 1-D, the same size)."""
-    if shift >= 0:
-        target[shift:] += values[: values.size - shift]
-    else:
-        target[:shift] += values[-shift:]
 
 
 def _landing(i, size, out_size, stride, padding, dilation):
